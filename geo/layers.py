@@ -171,7 +171,8 @@ class LayerReport:
     def summary(self) -> str:
         text = f"{self.source}: {self.features} {self.kind} feature(s)"
         if self.repaired:
-            text += f"; {len(self.repaired)} invalid geometr{'y' if len(self.repaired) == 1 else 'ies'} repaired"
+            n = len(self.repaired)
+            text += f"; {n} invalid geometr{'y' if n == 1 else 'ies'} repaired"
         return "; ".join([text, *self.notes])
 
 
@@ -283,9 +284,7 @@ def _feature_labels(gdf: pd.DataFrame) -> list[str]:
     """How to name each row in messages: its id when it has a usable one, else its row number."""
     if "id" in gdf.columns:
         ids = gdf["id"]
-        return [
-            f"#{i} (id {v})" if _present(v) else f"#{i}" for i, v in zip(range(len(gdf)), ids)
-        ]
+        return [f"#{i} (id {v})" if _present(v) else f"#{i}" for i, v in zip(range(len(gdf)), ids)]
     return [f"#{i}" for i in range(len(gdf))]
 
 
@@ -315,7 +314,7 @@ def _to_wgs84(
                 "the data declares no coordinate reference system",
                 file=source,
                 field="geometry",
-                expected="a CRS in the file (e.g. a .prj beside a Shapefile) or one chosen on upload",
+                expected="a CRS in the file (e.g. a .prj beside a Shapefile) or chosen on upload",
             )
         gdf = gdf.set_crs(_parse_crs(assume_crs, source))
     else:
@@ -398,12 +397,26 @@ def _check_geometry(
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for i in np.flatnonzero(missing):
         problems.append(
-            Problem("geometry is empty or missing", source, labels[i], "geometry", _geom_expected(schema))
+            Problem(
+                "geometry is empty or missing",
+                source,
+                labels[i],
+                "geometry",
+                _geom_expected(schema),
+            )
         )
     types = np.asarray(shapely.get_type_id(geoms))
     names = np.array(
-        ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
-         "MultiPolygon", "GeometryCollection"]
+        [
+            "Point",
+            "LineString",
+            "LinearRing",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+            "GeometryCollection",
+        ]
     )
     wrong = ~missing & ~np.isin(names[np.clip(types, 0, 7)], schema.geometry)
     for i in np.flatnonzero(wrong):
@@ -426,7 +439,8 @@ def _check_geometry(
             if fixed[j] is None or fixed[j].is_empty:
                 problems.append(
                     Problem(
-                        f"invalid geometry that cannot be repaired ({shapely.is_valid_reason(geoms[i])})",
+                        "invalid geometry that cannot be repaired "
+                        f"({shapely.is_valid_reason(geoms[i])})",
                         source,
                         labels[i],
                         "geometry",
@@ -486,7 +500,9 @@ def _coerce(
             bad = present & ~low.isin(f.choices).to_numpy()
             for i in np.flatnonzero(bad):
                 problems.append(
-                    Problem(f"'{out.iloc[i]}' is not allowed", source, labels[i], f.name, f.expected())
+                    Problem(
+                        f"'{out.iloc[i]}' is not allowed", source, labels[i], f.name, f.expected()
+                    )
                 )
             out = low
         return out
@@ -495,13 +511,29 @@ def _coerce(
         return _coerce_time(raw, present, f, source, labels, tz, problems, report)
 
     if f.dtype == "bool":
-        mapping = {"true": True, "yes": True, "1": True, "t": True, "y": True,
-                   "false": False, "no": False, "0": False, "f": False, "n": False}
+        mapping = {
+            "true": True,
+            "yes": True,
+            "1": True,
+            "t": True,
+            "y": True,
+            "false": False,
+            "no": False,
+            "0": False,
+            "f": False,
+            "n": False,
+        }
         vals = raw.map(lambda v: mapping.get(str(v).strip().lower()) if _present(v) else None)
         bad = present & vals.isna().to_numpy()
         for i in np.flatnonzero(bad):
             problems.append(
-                Problem(f"'{raw.iloc[i]}' is not a yes/no value", source, labels[i], f.name, f.expected())
+                Problem(
+                    f"'{raw.iloc[i]}' is not a yes/no value",
+                    source,
+                    labels[i],
+                    f.name,
+                    f.expected(),
+                )
             )
         return pd.Series(pd.array(vals.tolist(), dtype="boolean"), index=gdf.index)
 
@@ -511,7 +543,9 @@ def _coerce(
         frac = present & ~bad & (np.abs(num.fillna(0) - np.round(num.fillna(0))) > 1e-9).to_numpy()
         for i in np.flatnonzero(frac):
             problems.append(
-                Problem(f"{raw.iloc[i]} is not a whole number", source, labels[i], f.name, f.expected())
+                Problem(
+                    f"{raw.iloc[i]} is not a whole number", source, labels[i], f.name, f.expected()
+                )
             )
     for i in np.flatnonzero(bad):
         problems.append(
@@ -530,8 +564,9 @@ def _coerce(
             Problem(f"{values[i]:g} is out of range", source, labels[i], f.name, f.expected())
         )
     if f.dtype == "int":
-        return pd.Series(pd.array(np.round(values), dtype="Float64").astype("Int64"), index=gdf.index) \
-            if not np.isinf(values).any() else pd.Series(values, index=gdf.index)
+        # Problems were recorded above; keep the column well-typed whatever they were.
+        whole = np.where(np.isfinite(values), np.round(values), np.nan)
+        return pd.Series(pd.array(whole, dtype="Float64").astype("Int64"), index=gdf.index)
     return pd.Series(values, index=gdf.index)
 
 

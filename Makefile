@@ -1,0 +1,41 @@
+# Two commands: `make run` (set up and start the app) and `make test` (set up and pass the suite).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+SCENARIO ?= data/disney_2021
+
+.PHONY: run test lint format bench demo-data clean
+
+# The venv is rebuilt when pyproject.toml changes (the stamp is older than it).
+$(VENV)/.installed-run: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed-run
+	$(PY) -m streamlit run app.py --server.address=127.0.0.1 --server.port=$(PORT) \
+		--server.headless=true --browser.gatherUsageStats=false -- --scenario $(SCENARIO)
+
+test: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/run_all.py
+
+demo-data: $(VENV)/.installed-run
+	$(PY) data/make_demo.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,24 @@
+"""CityOps: Streamlit entry point (page set-up and routing only; the pages live in geo.ui).
+
+streamlit run app.py -- --scenario path/to/folder-or.gpkg
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import streamlit as st
+
+from geo.ui import main_page
+
+
+def _scenario_arg() -> str | None:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--scenario", default=os.environ.get("CITYOPS_SCENARIO"))
+    return parser.parse_known_args(sys.argv[1:])[0].scenario
+
+
+st.set_page_config(page_title="CityOps", page_icon="🗺️", layout="wide")
+main_page.render(_scenario_arg())

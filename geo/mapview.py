@@ -1,0 +1,453 @@
+"""The folium map of a scenario: layer styles, tooltips, legend, and offline assets.
+
+Offline first: Leaflet is vendored under ``static/vendor`` and either served by the app
+(``assets="static"``, Streamlit's static serving at ``/app/static``) or inlined into the page
+(``assets="inline"``, for self-contained HTML). Nothing is loaded from a CDN unless asked for.
+All user text is HTML-escaped before it reaches a tooltip or a legend.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from geo.io import to_geojson
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+LEAFLET_DIR = "vendor/leaflet-1.9.4"
+Assets = Literal["static", "inline"]
+
+# Crowd density classes (people per km²) and their fills, light to dark.
+DENSITY_BREAKS = (0, 1_000, 5_000, 10_000, 20_000, 50_000)
+DENSITY_COLORS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
+
+ROAD_WEIGHT = {
+    "motorway": 5,
+    "trunk": 4.5,
+    "primary": 4,
+    "secondary": 3,
+    "tertiary": 2.5,
+    "residential": 1.6,
+    "unclassified": 1.6,
+    "service": 1.2,
+}
+THEMES = {
+    "dark": {
+        "background": "#0d1117",
+        "road": "#8b949e",
+        "major_road": "#d0d7de",
+        "boundary": "#58a6ff",
+        "text": "#e6edf3",
+        "panel": "rgba(13,17,23,0.88)",
+    },
+    "light": {
+        "background": "#f4f1ea",
+        "road": "#9a9a9a",
+        "major_road": "#555555",
+        "boundary": "#1f6feb",
+        "text": "#1f2328",
+        "panel": "rgba(255,255,255,0.92)",
+    },
+}
+INCIDENT_COLOR = "#ff3b30"
+SITE_COLOR = "#2ecc71"
+HOSPITAL_COLOR = "#4aa3ff"
+FACILITY_COLOR = "#c792ea"
+
+
+@dataclass
+class MapLayer:
+    """A layer ready for the map: features, how to draw them, what the tooltip says."""
+
+    name: str
+    key: str
+    gdf: gpd.GeoDataFrame
+    style: Callable[[pd.Series], dict[str, Any]]
+    tooltip: Callable[[pd.Series], str]
+    point_radius: Callable[[pd.Series], float] | None = None
+    show: bool = True
+    legend: list[tuple[str, str]] = field(default_factory=list)
+
+
+def asset_urls(base_url: str = "") -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(js, css) links to the vendored Leaflet as served by the app (``/app/static/...``)."""
+    root = "/" + "/".join(p for p in (base_url.strip("/"), "app/static", LEAFLET_DIR) if p)
+    return [("leaflet", f"{root}/leaflet.js")], [("leaflet_css", f"{root}/leaflet.css")]
+
+
+def _inline_assets(m: folium.Map) -> None:
+    """Put Leaflet's JS and CSS into the page itself (self-contained HTML, no server)."""
+    js = (STATIC_DIR / LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8")
+    css = (STATIC_DIR / LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8")
+    m.default_js, m.default_css = [], []
+    header = m.get_root().header
+    header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+    header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+
+
+def esc(value: Any) -> str:
+    """Text for HTML: escaped, with missing values shown as an en dash."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "–"
+    if isinstance(value, pd.Timestamp):
+        return "–" if pd.isna(value) else value.strftime("%d %b %H:%M")
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    return html.escape(str(value))
+
+
+def tooltip_table(title: Any, rows: Sequence[tuple[str, Any]]) -> str:
+    """A small HTML table: an escaped title and label/value rows (values escaped)."""
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f"<div class='co-tip'><b>{esc(title)}</b><table>{body}</table></div>"
+
+
+def density_color(per_km2: float) -> str:
+    idx = int(np.searchsorted(DENSITY_BREAKS, per_km2, side="right")) - 1
+    return DENSITY_COLORS[max(0, min(idx, len(DENSITY_COLORS) - 1))]
+
+
+def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
+    """The standard layers of a scenario, bottom to top."""
+    t = THEMES[theme]
+    metric = scenario.metric_crs()
+    out: list[MapLayer] = []
+
+    boundary = scenario.layer("boundary")
+    out.append(
+        MapLayer(
+            "Boundary",
+            "boundary",
+            boundary,
+            style=lambda r: {
+                "color": t["boundary"],
+                "weight": 2,
+                "dashArray": "6 4",
+                "fillOpacity": 0.0,
+            },
+            tooltip=lambda r: tooltip_table(r.get("name") or "Boundary", [("id", r["id"])]),
+            legend=[(t["boundary"], "Study area")],
+        )
+    )
+
+    zones = scenario.layer("crowd_zones").copy()
+    if len(zones):
+        zones["area_km2"] = zones.to_crs(metric).area.to_numpy() / 1e6
+        zones["per_km2"] = zones["people"] / zones["area_km2"].where(zones["area_km2"] > 0)
+    else:
+        zones["area_km2"] = pd.Series(dtype=float)
+        zones["per_km2"] = pd.Series(dtype=float)
+    out.append(
+        MapLayer(
+            "Crowd zones (people/km²)",
+            "crowd_zones",
+            zones,
+            style=lambda r: {
+                "color": "#000000",
+                "weight": 0.6,
+                "fillOpacity": 0.55,
+                "fillColor": density_color(float(r["per_km2"] or 0)),
+            },
+            tooltip=lambda r: tooltip_table(
+                r.get("name") or r["id"],
+                [
+                    ("people", r["people"]),
+                    ("per km²", r["per_km2"]),
+                    ("area km²", r["area_km2"]),
+                    ("capacity", r.get("capacity")),
+                    ("source", r.get("source")),
+                    ("observed", r["observed_at"]),
+                ],
+            ),
+            legend=[(c, f"≥ {b:,} /km²") for b, c in zip(DENSITY_BREAKS, DENSITY_COLORS)],
+        )
+    )
+
+    roads = scenario.layer("roads")
+    out.append(
+        MapLayer(
+            "Roads",
+            "roads",
+            roads,
+            style=lambda r: {
+                "color": t["major_road"]
+                if r["road_class"] in ("motorway", "trunk", "primary")
+                else t["road"],
+                "weight": ROAD_WEIGHT.get(r["road_class"], 1.0),
+                "opacity": 0.9,
+                "dashArray": "2 4"
+                if r["road_class"] in ("footway", "path", "pedestrian")
+                else None,
+            },
+            tooltip=lambda r: tooltip_table(
+                r.get("name") or r["road_class"],
+                [
+                    ("class", r["road_class"]),
+                    ("one-way", "yes" if r.get("oneway") is True else "no"),
+                    ("speed km/h", r.get("speed_kmh")),
+                    ("id", r["id"]),
+                ],
+            ),
+            legend=[(t["major_road"], "Major road"), (t["road"], "Street / path")],
+        )
+    )
+
+    fac = scenario.layer("facilities")
+    is_hosp = fac["kind"] == "hospital"
+    out.append(
+        MapLayer(
+            "Hospitals",
+            "hospitals",
+            fac[is_hosp],
+            style=lambda r: {
+                "color": "#ffffff",
+                "weight": 2,
+                "fillColor": HOSPITAL_COLOR,
+                "fillOpacity": 1.0,
+            },
+            tooltip=lambda r: tooltip_table(
+                r.get("name") or r["id"], [("kind", r["kind"]), ("beds", r.get("capacity"))]
+            ),
+            point_radius=lambda r: 9,
+            legend=[(HOSPITAL_COLOR, "Hospital")],
+        )
+    )
+    out.append(
+        MapLayer(
+            "Other facilities",
+            "facilities",
+            fac[~is_hosp],
+            style=lambda r: {
+                "color": FACILITY_COLOR,
+                "weight": 1,
+                "fillColor": FACILITY_COLOR,
+                "fillOpacity": 0.6,
+            },
+            tooltip=lambda r: tooltip_table(
+                r.get("name") or r["id"], [("kind", r["kind"]), ("capacity", r.get("capacity"))]
+            ),
+            point_radius=lambda r: 4,
+            show=False,
+            legend=[(FACILITY_COLOR, "Facility / staging candidate")],
+        )
+    )
+
+    sites = scenario.layer("testing_sites").copy()
+    sites["per_h"] = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
+    out.append(
+        MapLayer(
+            "Testing sites",
+            "testing_sites",
+            sites,
+            style=lambda r: {
+                "color": "#ffffff",
+                "weight": 2,
+                "fillColor": SITE_COLOR,
+                "fillOpacity": 0.95,
+            },
+            tooltip=lambda r: tooltip_table(
+                r["name"],
+                [
+                    ("lanes", r["lanes"]),
+                    ("tests per hour", r["per_h"]),
+                    ("queue", r.get("queue")),
+                    ("tested", r.get("tested")),
+                    ("opens", r.get("opens_at")),
+                    ("closes", r.get("closes_at")),
+                    ("kind", r.get("kind")),
+                ],
+            ),
+            point_radius=lambda r: float(np.clip(5 + 1.2 * np.sqrt(float(r["lanes"])), 6, 16)),
+            legend=[(SITE_COLOR, "Testing site (size: lanes)")],
+        )
+    )
+
+    inc = scenario.layer("incidents")
+    out.append(
+        MapLayer(
+            "Incidents",
+            "incidents",
+            inc,
+            style=lambda r: {
+                "color": INCIDENT_COLOR,
+                "weight": 3,
+                "fillColor": INCIDENT_COLOR,
+                "fillOpacity": 0.18 if r.geometry.geom_type != "Point" else 0.9,
+            },
+            tooltip=lambda r: tooltip_table(
+                r.get("name") or r["kind"],
+                [
+                    ("kind", r["kind"]),
+                    ("severity", r["severity"]),
+                    ("status", r.get("status")),
+                    ("reported", r["reported_at"]),
+                    ("id", r["id"]),
+                ],
+            ),
+            point_radius=lambda r: 6 + 2 * float(r["severity"]),
+            legend=[(INCIDENT_COLOR, "Incident")],
+        )
+    )
+    return out
+
+
+def add_layer(m: folium.Map | folium.FeatureGroup, layer: MapLayer) -> folium.FeatureGroup:
+    """Add ``layer`` as one toggleable feature group; every path gets class ``co-<key>``."""
+    group = folium.FeatureGroup(name=layer.name, show=layer.show)
+    if len(layer.gdf):
+        gdf = layer.gdf
+        styles, tips, radii = [], [], []
+        for _, row in gdf.iterrows():
+            style = {k: v for k, v in layer.style(row).items() if v is not None}
+            style["className"] = f"co-{layer.key}"
+            styles.append(style)
+            tips.append(layer.tooltip(row))
+            radii.append(layer.point_radius(row) if layer.point_radius else 6)
+        data = json.loads(to_geojson(gdf[["id", "geometry"]]))
+        for feat, style, tip, radius in zip(data["features"], styles, tips, radii):
+            # Only pre-escaped, pre-styled display properties go to the browser.
+            feat["properties"] = {"_style": style, "_tip": tip, "_r": radius}
+        folium.GeoJson(
+            data,
+            name=layer.name,
+            style_function=_style_from_props,
+            marker=folium.CircleMarker(radius=6) if layer.point_radius else None,
+            tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False, sticky=True),
+        ).add_to(group)
+        if layer.point_radius:
+            _set_point_radii(group)
+    group.add_to(m)
+    return group
+
+
+def _style_from_props(feature: dict) -> dict:
+    style = dict(feature["properties"]["_style"])
+    if "_r" in feature["properties"]:
+        style["radius"] = feature["properties"]["_r"]
+    return style
+
+
+def _set_point_radii(group: folium.FeatureGroup) -> None:
+    """folium's style mapper ignores ``radius``; set it from each feature after creation."""
+    js = Template(
+        """{% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.eachLayer(function (gj) {
+            if (gj.eachLayer) gj.eachLayer(function (l) {
+                if (l.setRadius && l.feature) l.setRadius(l.feature.properties._r);
+            });
+        });
+        {% endmacro %}"""
+    )
+    el = MacroElement()
+    el._template = js
+    group.add_child(el)
+
+
+class Legend(MacroElement):
+    """A legend control (bottom right) built from escaped (colour, label) pairs."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function () {
+            var legend = L.control({position: 'bottomright'});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create('div', 'co-legend');
+                div.innerHTML = {{ this.html|tojson }};
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, title: str, items: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        rows = "".join(
+            f"<div><span class='co-swatch' style='background:{html.escape(c)}'></span>"
+            f"{html.escape(label)}</div>"
+            for c, label in items
+        )
+        self.html = f"<b>{html.escape(title)}</b>{rows}"
+
+
+def _page_css(theme: str) -> str:
+    t = THEMES[theme]
+    return f"""<style>
+    .leaflet-container {{ background: {t["background"]}; font: 15px/1.35 system-ui, sans-serif; }}
+    .co-legend {{ background: {t["panel"]}; color: {t["text"]}; padding: 8px 10px;
+        border-radius: 6px; font-size: 14px; line-height: 1.5; max-width: 240px; }}
+    .co-legend b {{ display: block; margin-bottom: 4px; }}
+    .co-swatch {{ display: inline-block; width: 14px; height: 14px; margin-right: 6px;
+        vertical-align: -2px; border: 1px solid rgba(0,0,0,.4); }}
+    .co-tip table {{ border-collapse: collapse; margin-top: 3px; }}
+    .co-tip th {{ text-align: left; font-weight: normal; opacity: .75; padding-right: 10px; }}
+    .co-tip td {{ text-align: right; font-variant-numeric: tabular-nums; }}
+    .leaflet-control-layers {{ font-size: 15px; }}
+    </style>"""
+
+
+def build_map(
+    scenario: Any,
+    extra: Sequence[MapLayer] = (),
+    *,
+    theme: Literal["dark", "light"] = "dark",
+    assets: Assets = "static",
+    base_url: str = "",
+    online_tiles: bool = False,
+) -> folium.Map:
+    """A folium map of ``scenario`` with every layer, ``extra`` result layers, legend and switcher.
+
+    Parameters
+    ----------
+    scenario : a :class:`geo.scenario.Scenario`.
+    extra : more layers (analysis results) drawn above the scenario's.
+    theme : page colours; the map has no basemap offline, so the theme sets its background.
+    assets : ``"static"`` links Leaflet from the app's static route; ``"inline"`` embeds it.
+    base_url : Streamlit's ``server.baseUrlPath`` when the app is served under a prefix.
+    online_tiles : add OpenStreetMap tiles (needs internet; off by default).
+    """
+    bounds = scenario.extent().total_bounds
+    m = folium.Map(
+        location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
+        tiles=None,
+        zoom_control=True,
+        control_scale=True,
+        prefer_canvas=False,
+        max_zoom=19,
+    )
+    if assets == "inline":
+        _inline_assets(m)
+    else:
+        m.default_js, m.default_css = asset_urls(base_url)
+    m.get_root().header.add_child(Element(_page_css(theme)), name="cityops_css")
+    if online_tiles:
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", max_zoom=19).add_to(m)
+
+    legend: list[tuple[str, str]] = []
+    for layer in [*scenario_layers(scenario, theme), *extra]:
+        add_layer(m, layer)
+        if layer.show and len(layer.gdf):
+            legend.extend(layer.legend)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(Legend(scenario.name, legend))
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m
+
+
+def to_html(scenario: Any, extra: Sequence[MapLayer] = (), **kwargs: Any) -> str:
+    """A self-contained HTML page of the map (Leaflet inlined; opens offline)."""
+    kwargs.setdefault("assets", "inline")
+    return build_map(scenario, extra, **kwargs).get_root().render()

@@ -1,0 +1,174 @@
+"""The main page: KPI tiles, the map with every layer, upload and export."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from geo import io, mapview
+from geo import scenario as scen
+from geo.errors import InputError
+from geo.layers import LAYER_KINDS, SCHEMAS
+from geo.ui import state
+
+DATUMS = {
+    "WGS-84 (GPS, OpenStreetMap)": "wgs84",
+    "GCJ-02 (Amap/Gaode, Tencent)": "gcj02",
+    "BD-09 (Baidu)": "bd09",
+}
+UPLOAD_TYPES = ["geojson", "json", "gpkg", "zip", "csv", "pbf"]
+
+CSS = """
+<style>
+[data-testid="stMetricValue"] { font-size: 2.6rem; font-weight: 700; }
+[data-testid="stMetricLabel"] p { font-size: 1.05rem; }
+.block-container { padding-top: 1.2rem; padding-bottom: 0.5rem; }
+</style>
+"""
+
+
+def render(scenario_path: str | None) -> None:
+    """Draw the page for the scenario at ``scenario_path`` (the demo when None)."""
+    st.markdown(CSS, unsafe_allow_html=True)
+    err = state.load_error(scenario_path)
+    if err is not None:
+        st.error(f"Could not open the scenario.\n\n{err}")
+        st.stop()
+    sc = state.scenario(scenario_path)
+    _count_run()
+
+    st.title(sc.name)
+    if sc.settings.description:
+        st.caption(sc.settings.description)
+    _kpi_tiles(sc)
+    m = mapview.build_map(sc, base_url=st.get_option("server.baseUrlPath") or "")
+    # returned_objects=[]: panning and zooming must not rerun the script.
+    st_folium(m, key="map", height=760, use_container_width=True, returned_objects=[])
+
+    with st.sidebar:
+        _upload_panel(sc)
+        _export_panel(sc)
+        _data_notes(sc)
+
+
+def _count_run() -> None:
+    # A hidden counter lets the browser tests prove that panning does not rerun the script.
+    runs = st.session_state.get("runs", 0) + 1
+    st.session_state["runs"] = runs
+    st.markdown(f"<span id='co-runs' style='display:none'>{runs}</span>", unsafe_allow_html=True)
+
+
+def _kpi_tiles(sc: scen.Scenario) -> None:
+    k = sc.kpis()
+    cols = st.columns(5)
+    cols[0].metric("Open incidents", f"{k['open_incidents']:,}")
+    cols[1].metric("People in crowd zones", f"{k['people_in_crowd_zones']:,.0f}")
+    cols[2].metric("Testing sites", f"{k['testing_sites']:,}")
+    cols[3].metric("Lanes", f"{k['lanes']:,}")
+    cols[4].metric("Tests per hour", f"{k['tests_per_hour']:,.0f}")
+
+
+def _upload_panel(sc: scen.Scenario) -> None:
+    st.header("Load a layer")
+    with st.form("upload", clear_on_submit=False):
+        kind = st.selectbox("Layer", LAYER_KINDS, format_func=lambda k: SCHEMAS[k].title)
+        file = st.file_uploader(
+            "File",
+            type=UPLOAD_TYPES,
+            help="GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat "
+            "columns, or OpenStreetMap .osm.pbf (roads)",
+        )
+        datum = st.selectbox(
+            "Coordinates",
+            list(DATUMS),
+            help="Chinese map providers publish "
+            "offset coordinates; they are converted to WGS-84 on read.",
+        )
+        swap = st.checkbox("Latitude and longitude are swapped")
+        assume = st.text_input("CRS if the file declares none", placeholder="e.g. EPSG:4326")
+        mode = st.radio("Existing features", ["replace", "append"], horizontal=True)
+        submitted = st.form_submit_button("Add to map", type="primary")
+    if submitted:
+        if file is None:
+            st.warning("Choose a file first.")
+        else:
+            _apply_upload(
+                sc,
+                kind,
+                file.name,
+                file.getvalue(),
+                DATUMS[datum],
+                swap,
+                assume.strip() or None,
+                mode,
+            )
+    for line in state.upload_log()[-5:]:
+        st.caption(line)
+
+
+def _apply_upload(sc, kind, name, data, datum, swap, assume, mode) -> None:
+    try:
+        gdf, report = io.read_layer(
+            data,
+            kind,
+            name=name,
+            datum=datum,
+            swap_xy=swap,
+            assume_crs=assume,
+            tz=sc.settings.timezone,
+        )
+        new = sc.with_layer(kind, gdf, report, mode=mode)
+    except InputError as exc:
+        st.error(f"**{name} was not loaded; the scenario is unchanged.**\n\n{exc}")
+        return
+    except Exception as exc:  # never a traceback in the UI; the message still names the file
+        st.error(
+            f"**{name} was not loaded; the scenario is unchanged.**\n\n"
+            f"Unexpected problem reading it: {type(exc).__name__}: {exc}"
+        )
+        return
+    state.replace(new)
+    state.remember(report)
+    st.success(report.summary())
+    st.rerun()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _gpkg_bytes(_sc: scen.Scenario, path_key: str, version: int) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "scenario.gpkg"
+        scen.save(_sc, out)
+        return out.read_bytes()
+
+
+def _export_panel(sc: scen.Scenario) -> None:
+    st.header("Export")
+    for kind in LAYER_KINDS:
+        gdf = sc.layer(kind)
+        st.download_button(
+            f"{SCHEMAS[kind].title} ({len(gdf)}) · GeoJSON",
+            data=io.to_geojson(gdf),
+            file_name=f"{kind}.geojson",
+            mime="application/geo+json",
+            key=f"dl-{kind}",
+            width="stretch",
+        )
+    st.download_button(
+        "Whole scenario · GeoPackage",
+        data=_gpkg_bytes(sc, str(st.session_state.get("scenario_path")), state.version()),
+        file_name="scenario.gpkg",
+        mime="application/geopackage+sqlite3",
+        key="dl-gpkg",
+        width="stretch",
+    )
+
+
+def _data_notes(sc: scen.Scenario) -> None:
+    notes = [r.summary() for r in sc.reports if r.repaired or r.notes]
+    if notes:
+        with st.expander("Data notes"):
+            for n in notes:
+                st.caption(n)
