@@ -335,7 +335,11 @@ def _to_wgs84(
     if not in_degrees:
         _check_degree_range(gdf, source, labels, projected=True)
     if datum != "wgs84":
-        gdf = crsmod.to_wgs84_gdf(gdf, datum)
+        try:
+            gdf = crsmod.to_wgs84_gdf(gdf, datum)
+        except InputError as exc:  # add the file name the crs module cannot know
+            p = exc.problems[0]
+            raise InputError(p.message, file=source, field="datum", expected=p.expected) from exc
     return gdf
 
 
