@@ -176,10 +176,10 @@ class LayerReport:
         return "; ".join([text, *self.notes])
 
 
-def empty(kind: str) -> gpd.GeoDataFrame:
-    """An empty, valid layer of ``kind``."""
+def empty(kind: str, tz: str = "Asia/Shanghai") -> gpd.GeoDataFrame:
+    """An empty, valid layer of ``kind`` (times in zone ``tz``)."""
     schema = SCHEMAS[kind]
-    frame = pd.DataFrame({f.name: pd.Series(dtype=_pandas_dtype(f)) for f in schema.fields})
+    frame = pd.DataFrame({f.name: pd.Series(dtype=_pandas_dtype(f, tz)) for f in schema.fields})
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
@@ -226,7 +226,7 @@ def validate(
         raise InputError("no geometry column", file=source, expected=f"{schema.title} geometries")
     if len(gdf) == 0:
         if allow_empty:
-            return empty(kind), report
+            return empty(kind, tz), report
         raise InputError("the file has no features", file=source, expected="at least one feature")
 
     gdf = gdf.copy()
@@ -270,12 +270,12 @@ def validate(
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _pandas_dtype(f: Field) -> str:
+def _pandas_dtype(f: Field, tz: str = "Asia/Shanghai") -> str:
     return {
         "str": "object",
         "int": "Int64",
         "float": "float64",
-        "datetime": "datetime64[ns, UTC]",
+        "datetime": f"datetime64[ns, {tz}]",
         "bool": "boolean",
     }[f.dtype]
 
@@ -487,7 +487,7 @@ def _coerce(
     report: LayerReport,
 ) -> pd.Series:
     if f.name not in gdf.columns:
-        return pd.Series(pd.array([None] * len(gdf), dtype=_pandas_dtype(f)), index=gdf.index)
+        return pd.Series(pd.array([None] * len(gdf), dtype=_pandas_dtype(f, tz)), index=gdf.index)
     raw = gdf[f.name]
     present = raw.map(_present).to_numpy(dtype=bool)
     if f.required:
@@ -519,11 +519,13 @@ def _coerce(
             "true": True,
             "yes": True,
             "1": True,
+            "1.0": True,
             "t": True,
             "y": True,
             "false": False,
             "no": False,
             "0": False,
+            "0.0": False,
             "f": False,
             "n": False,
         }
