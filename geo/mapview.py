@@ -60,6 +60,7 @@ THEMES = {
         "panel": "rgba(255,255,255,0.92)",
     },
 }
+POINT_PANE = "co-points"
 INCIDENT_COLOR = "#ff3b30"
 SITE_COLOR = "#2ecc71"
 HOSPITAL_COLOR = "#4aa3ff"
@@ -313,6 +314,9 @@ def add_layer(m: folium.Map | folium.FeatureGroup, layer: MapLayer) -> folium.Fe
         for _, row in gdf.iterrows():
             style = {k: v for k, v in layer.style(row).items() if v is not None}
             style["className"] = f"co-{layer.key}"
+            if row.geometry.geom_type == "Point":
+                style["pane"] = POINT_PANE  # points above every polygon, so they stay hoverable
+                style["fill"] = True  # folium's CircleMarker template defaults to no fill
             styles.append(style)
             tips.append(layer.tooltip(row))
             radii.append(layer.point_radius(row) if layer.point_radius else 6)
@@ -433,6 +437,7 @@ def build_map(
     else:
         m.default_js, m.default_css = asset_urls(base_url)
     m.get_root().header.add_child(Element(_page_css(theme)), name="cityops_css")
+    folium.map.CustomPane(POINT_PANE, z_index=450).add_to(m)
     if online_tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", max_zoom=19).add_to(m)
 

@@ -1,0 +1,51 @@
+"""The page under Streamlit's AppTest (no browser): tiles, map component, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def _run(args=None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if args:
+        import sys
+
+        old = sys.argv
+        sys.argv = ["app.py", *args]
+        try:
+            at.run()
+        finally:
+            sys.argv = old
+    else:
+        at.run()
+    return at
+
+
+def test_page_shows_tiles_and_map(demo):
+    at = _run()
+    assert not at.exception
+    labels = {m.label: m.value for m in at.metric}
+    k = demo.kpis()
+    assert labels["Testing sites"] == f"{k['testing_sites']:,}"
+    assert labels["Lanes"] == f"{k['lanes']:,}"
+    assert labels["Open incidents"] == f"{k['open_incidents']:,}"
+    comps = [
+        c
+        for c in at.main
+        if getattr(c, "type", "") == "component_instance"
+        or "st_folium" in str(getattr(c, "proto", ""))[:2000]
+    ]
+    assert comps, "the map component is on the page"
+    args = json.loads(comps[0].proto.json_args)
+    links = args["js_links"] + args["css_links"]
+    assert links and all(u.startswith("/app/static/") for u in links), links
+
+
+def test_bad_scenario_path_is_an_error_not_a_traceback(tmp_path):
+    at = _run(["--scenario", str(tmp_path / "missing")])
+    assert not at.exception
+    assert any("no such file" in e.value for e in at.error)

@@ -1,0 +1,54 @@
+"""The ``cityops`` command line: validate and export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from geo import io
+from geo.cli import main
+from geo.layers import LAYER_KINDS
+
+
+def test_validate_ok(tmp_path, demo, capsys):
+    path = tmp_path / "sites.geojson"
+    io.write_geojson(demo.layer("testing_sites"), path)
+    assert main(["validate", str(path), "--layer", "testing_sites"]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_validate_bad_names_file_feature_field(tmp_path, capsys):
+    path = tmp_path / "bad.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [121.6, 31.1]},
+                        "properties": {"id": "s1", "name": "x", "lanes": -2, "per_lane_per_h": 100},
+                    }
+                ],
+            }
+        )
+    )
+    assert main(["validate", str(path), "--layer", "testing_sites"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.geojson" in err and "s1" in err and "lanes" in err and ">= 1" in err
+
+
+def test_export_writes_rfc7946(tmp_path, capsys):
+    assert main(["export", "demo", "--out", str(tmp_path), "--gpkg"]) == 0
+    for kind in LAYER_KINDS:
+        data = json.loads((tmp_path / f"{kind}.geojson").read_text())
+        assert data["type"] == "FeatureCollection" and "crs" not in data
+    assert (tmp_path / "scenario.gpkg").stat().st_size > 0
+
+
+def test_console_script_is_installed():
+    out = subprocess.run(
+        [sys.executable, "-m", "geo.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "validate" in out.stdout and "export" in out.stdout
