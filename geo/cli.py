@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from geo import io
+from geo import analyses, io
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS
@@ -44,7 +44,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    sc = scen.load(args.scenario) if args.scenario != "demo" else scen.demo()
+    sc = _scenario(args.scenario)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for kind in LAYER_KINDS:
@@ -54,6 +54,40 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.gpkg:
         scen.save(sc, out / "scenario.gpkg")
         print(f"wrote {out / 'scenario.gpkg'}")
+    return 0
+
+
+def _scenario(path: str) -> scen.Scenario:
+    return scen.demo() if path == "demo" else scen.load(path)
+
+
+def cmd_catchment(args: argparse.Namespace) -> int:
+    result = analyses.catchments(_scenario(args.scenario), args.kind, args.mode, cell_m=args.cell)
+    sites = result.sites.copy()
+    sites.insert(0, "id", sites["site_id"])
+    io.write_geojson(sites, args.out)
+    s = result.summary
+    print(
+        f"wrote {args.out}: {len(sites)} catchments; people {s['people']:,.0f}, "
+        f"assigned {s['assigned']:,.0f}, untested {s.get('untested', 0):,.0f}"
+    )
+    table = sites.drop(columns="geometry").sort_values("finish_at", na_position="last")
+    for _, r in table.iterrows():
+        print(f"  {r['site_id']:<32} people {r['people']:>9,.0f}  finishes {r['finish_at']}")
+    return 0
+
+
+def cmd_isochrones(args: argparse.Namespace) -> int:
+    minutes = tuple(float(m) for m in args.minutes.split(","))
+    iso = analyses.isochrones(_scenario(args.scenario), args.mode, minutes)
+    iso = iso.copy()
+    iso.insert(
+        0,
+        "id",
+        [f"{s}:{a:g}-{b:g}" for s, a, b in zip(iso["site_id"], iso["min_from"], iso["min_to"])],
+    )
+    io.write_geojson(iso, args.out)
+    print(f"wrote {args.out}: {len(iso)} bands")
     return 0
 
 
@@ -72,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--gpkg", action="store_true", help="also write scenario.gpkg")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("catchment", help="testing-site catchments with load and finish times")
+    p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
+    p.add_argument("--kind", choices=analyses.CATCHMENT_KINDS, default="travel_time")
+    p.add_argument("--mode", choices=["walk", "drive"], default="walk")
+    p.add_argument("--cell", type=float, default=250.0, help="demand cell size in metres")
+    p.add_argument("--out", required=True, help="output .geojson")
+    p.set_defaults(func=cmd_catchment)
+
+    p = sub.add_parser("isochrones", help="travel-time bands around every testing site")
+    p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
+    p.add_argument("--mode", choices=["walk", "drive"], default="walk")
+    p.add_argument("--minutes", default="5,10,15,30", help="band limits, e.g. 5,10,15,30")
+    p.add_argument("--out", required=True, help="output .geojson")
+    p.set_defaults(func=cmd_isochrones)
     return parser
 
 

@@ -47,7 +47,7 @@ THEMES = {
         "background": "#0d1117",
         "road": "#8b949e",
         "major_road": "#d0d7de",
-        "boundary": "#58a6ff",
+        "boundary": "#a371f7",
         "text": "#e6edf3",
         "panel": "rgba(13,17,23,0.88)",
     },
@@ -64,7 +64,7 @@ POINT_PANE = "co-points"
 INCIDENT_COLOR = "#ff3b30"
 SITE_COLOR = "#2ecc71"
 HOSPITAL_COLOR = "#4aa3ff"
-FACILITY_COLOR = "#c792ea"
+FACILITY_COLOR = "#b0b0b0"
 
 
 @dataclass
@@ -456,3 +456,84 @@ def to_html(scenario: Any, extra: Sequence[MapLayer] = (), **kwargs: Any) -> str
     """A self-contained HTML page of the map (Leaflet inlined; opens offline)."""
     kwargs.setdefault("assets", "inline")
     return build_map(scenario, extra, **kwargs).get_root().render()
+
+
+# --- result layers --------------------------------------------------------------------------------
+
+CATEGORY_COLORS = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+    "#1f77b4",
+    "#17becf",
+)
+BAND_COLORS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027")
+
+
+def catchment_layer(sites: gpd.GeoDataFrame, title: str = "Catchments") -> MapLayer:
+    """Catchment polygons (one per site), coloured by site; load and finish time in the tooltip."""
+    colors = {
+        sid: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, sid in enumerate(sites["site_id"])
+    }
+    gdf = sites[~sites.geometry.is_empty & sites.geometry.notna()].copy()
+    gdf["id"] = gdf["site_id"]
+
+    def tip(r: pd.Series) -> str:
+        return tooltip_table(
+            r.get("name") or r["site_id"],
+            [
+                ("people", r.get("people")),
+                ("load", r.get("load")),
+                ("mean min", r.get("mean_min")),
+                ("max min", r.get("max_min")),
+                ("untested", r.get("untested")),
+                ("finishes", r.get("finish_at")),
+                ("status", r.get("status")),
+            ],
+        )
+
+    return MapLayer(
+        title,
+        "catchments",
+        gdf,
+        style=lambda r: {
+            "color": colors[r["site_id"]],
+            "weight": 2,
+            "fillColor": colors[r["site_id"]],
+            "fillOpacity": 0.35,
+        },
+        tooltip=tip,
+    )
+
+
+def isochrone_layer(iso: gpd.GeoDataFrame, title: str = "Isochrones") -> MapLayer:
+    """Travel-time bands, green (near) to red (far)."""
+    gdf = iso.copy()
+    gdf["id"] = [
+        f"{s}:{a:g}-{b:g}" for s, a, b in zip(gdf["site_id"], gdf["min_from"], gdf["min_to"])
+    ]
+    limits = sorted(set(gdf["min_to"]))
+    color = {m: BAND_COLORS[min(i, len(BAND_COLORS) - 1)] for i, m in enumerate(limits)}
+    return MapLayer(
+        title,
+        "isochrones",
+        gdf,
+        style=lambda r: {
+            "color": color[r["min_to"]],
+            "weight": 0.5,
+            "fillColor": color[r["min_to"]],
+            "fillOpacity": 0.3,
+        },
+        tooltip=lambda r: tooltip_table(
+            r["site_id"],
+            [("minutes", f"{r['min_from']:g}–{r['min_to']:g}"), ("area km²", r["area_km2"])],
+        ),
+        legend=[(color[m], f"≤ {m:g} min") for m in limits],
+    )

@@ -49,3 +49,23 @@ def test_bad_scenario_path_is_an_error_not_a_traceback(tmp_path):
     at = _run(["--scenario", str(tmp_path / "missing")])
     assert not at.exception
     assert any("no such file" in e.value for e in at.error)
+
+
+def test_catchments_panel_draws_and_tabulates(demo):
+    at = _run()
+    at.sidebar.selectbox[0].set_value("balanced")
+    next(b for b in at.sidebar.button if b.label == "Compute catchments").click()
+    at.run()
+    assert not at.exception
+    assert any("Catchments: Capacity-balanced" in s.value for s in at.subheader)
+    table = at.dataframe[0].value
+    assert len(table) == len(demo.layer("testing_sites"))
+    assert list(table["Finishes"]) == sorted(table["Finishes"])
+    comp = next(
+        c
+        for c in at.main
+        if getattr(c, "type", "") == "component_instance"
+        or "st_folium" in str(getattr(c, "proto", ""))[:2000]
+    )
+    script = json.loads(comp.proto.json_args)["script"]
+    assert script.count("co-catchments") >= 1

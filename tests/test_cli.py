@@ -52,3 +52,26 @@ def test_console_script_is_installed():
         [sys.executable, "-m", "geo.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "validate" in out.stdout and "export" in out.stdout
+
+
+def test_catchment_and_isochrones(tmp_path, capsys, demo):
+    out = tmp_path / "c.geojson"
+    assert (
+        main(["catchment", "demo", "--kind", "balanced", "--mode", "walk", "--out", str(out)]) == 0
+    )
+    data = json.loads(out.read_text())
+    assert len(data["features"]) == len(demo.layer("testing_sites"))
+    assert {"load", "finish_at", "people"} <= set(data["features"][0]["properties"])
+    iso = tmp_path / "i.geojson"
+    assert main(["isochrones", "demo", "--minutes", "5,10", "--out", str(iso)]) == 0
+    assert {f["properties"]["min_to"] for f in json.loads(iso.read_text())["features"]} == {5, 10}
+
+
+def test_catchment_without_roads_is_a_clear_error(tmp_path, demo, capsys):
+    from geo import scenario as scen
+    from geo.layers import empty
+
+    sc = demo.with_layer("roads", empty("roads"))
+    scen.save(sc, tmp_path / "noroads")
+    assert main(["catchment", str(tmp_path / "noroads"), "--out", str(tmp_path / "x.geojson")]) == 1
+    assert "no roads" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from geo import io, mapview
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
-from geo.ui import state
+from geo.ui import catchment_panel, state
 
 DATUMS = {
     "WGS-84 (GPS, OpenStreetMap)": "wgs84",
@@ -44,9 +44,13 @@ def render(scenario_path: str | None) -> None:
     if sc.settings.description:
         st.caption(sc.settings.description)
     _kpi_tiles(sc)
-    m = mapview.build_map(sc, base_url=st.get_option("server.baseUrlPath") or "")
+    with st.sidebar:
+        catchment_panel.controls(sc)
+    extra = catchment_panel.map_layers()
+    m = mapview.build_map(sc, extra, base_url=st.get_option("server.baseUrlPath") or "")
     # returned_objects=[]: panning and zooming must not rerun the script.
     st_folium(m, key="map", height=760, use_container_width=True, returned_objects=[])
+    catchment_panel.results()
 
     with st.sidebar:
         _upload_panel(sc)

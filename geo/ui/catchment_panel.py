@@ -1,0 +1,118 @@
+"""The Catchments panel: kind and mode in the sidebar; polygons on the map; the sites table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from geo import analyses, io, mapview
+from geo.errors import InputError
+from geo.scenario import Scenario
+from geo.ui import state
+
+KIND_LABELS = {
+    "travel_time": "Travel time (nearest by road)",
+    "balanced": "Capacity-balanced (throughput until the deadline)",
+    "voronoi": "Straight-line (Voronoi)",
+}
+MODE_LABELS = {"walk": "Walking", "drive": "Driving"}
+TABLE_COLUMNS = {
+    "name": "Site",
+    "people": "People",
+    "load": "Load",
+    "throughput_per_h": "Tests/h",
+    "mean_min": "Mean min",
+    "max_min": "Max min",
+    "untested": "Untested",
+    "finish_at": "Finishes",
+    "status": "Status",
+}
+
+
+def controls(sc: Scenario) -> None:
+    """Sidebar controls; a run stores its result in the session."""
+    st.header("Catchments")
+    with st.form("catchments"):
+        kind = st.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get)
+        mode = st.radio("Mode", list(MODE_LABELS), format_func=MODE_LABELS.get, horizontal=True)
+        cell_m = st.select_slider("Demand cell (m)", [100, 150, 250, 500, 1000], value=250)
+        iso = st.checkbox("Show isochrones (5/10/15/30 min)")
+        run = st.form_submit_button("Compute catchments")
+    if run:
+        try:
+            with st.spinner("Computing catchments…"):
+                result = analyses.catchments(sc, kind, mode, cell_m=float(cell_m))
+                bands = analyses.isochrones(sc, mode) if iso else None
+        except InputError as exc:
+            st.error(f"Catchments could not be computed.\n\n{exc}")
+            return
+        st.session_state["catchment_result"] = {
+            "version": state.version(),
+            "kind": kind,
+            "mode": mode,
+            "result": result,
+            "isochrones": bands,
+        }
+    if st.session_state.get("catchment_result") and st.button("Clear catchments"):
+        st.session_state.pop("catchment_result")
+
+
+def _current() -> dict | None:
+    res = st.session_state.get("catchment_result")
+    if res and res["version"] == state.version():
+        return res
+    return None
+
+
+def map_layers() -> list[mapview.MapLayer]:
+    res = _current()
+    if not res:
+        return []
+    title = f"Catchments · {KIND_LABELS[res['kind']].split(' (')[0]} · {MODE_LABELS[res['mode']]}"
+    out = [mapview.catchment_layer(res["result"].sites, title)]
+    if res["isochrones"] is not None and len(res["isochrones"]):
+        out.append(mapview.isochrone_layer(res["isochrones"]))
+    return out
+
+
+def results() -> None:
+    """The sites table (sorted by finish time), totals and the downloads."""
+    res = _current()
+    if not res:
+        return
+    result = res["result"]
+    s = result.summary
+    st.subheader(f"Catchments: {KIND_LABELS[res['kind']]}, {MODE_LABELS[res['mode']].lower()}")
+    cols = st.columns(4)
+    cols[0].metric("People", f"{s['people']:,.0f}")
+    cols[1].metric("Assigned", f"{s['assigned']:,.0f}")
+    cols[2].metric("Cannot be tested in time", f"{s.get('untested', 0):,.0f}")
+    mean = s.get("mean_min")
+    cols[3].metric("Mean travel", "–" if mean is None or pd.isna(mean) else f"{mean:.1f} min")
+    table = result.sites.drop(columns="geometry")
+    if "finish_at" in table:
+        table = table.sort_values("finish_at", na_position="last")
+    shown = table[[c for c in TABLE_COLUMNS if c in table.columns]].rename(columns=TABLE_COLUMNS)
+    st.dataframe(shown, hide_index=True, width="stretch")
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Catchments · GeoJSON",
+        io.to_geojson(_json_safe(result.sites)),
+        file_name=f"catchments_{res['kind']}_{res['mode']}.geojson",
+        mime="application/geo+json",
+    )
+    if res["isochrones"] is not None:
+        c2.download_button(
+            "Isochrones · GeoJSON",
+            io.to_geojson(res["isochrones"]),
+            file_name=f"isochrones_{res['mode']}.geojson",
+            mime="application/geo+json",
+        )
+
+
+def _json_safe(gdf):
+    # site ids become the feature ids of the export
+    out = gdf.copy()
+    if "id" not in out.columns and "site_id" in out.columns:
+        out.insert(0, "id", out["site_id"])
+    return out
