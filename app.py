@@ -11,7 +11,7 @@ import sys
 
 import streamlit as st
 
-from geo.ui import main_page
+from geo.ui import main_page, wall_page
 
 
 def _scenario_arg() -> str | None:
@@ -20,5 +20,11 @@ def _scenario_arg() -> str | None:
     return parser.parse_known_args(sys.argv[1:])[0].scenario
 
 
-st.set_page_config(page_title="CityOps", page_icon="🗺️", layout="wide")
-main_page.render(_scenario_arg())
+view = st.query_params.get("view", "main")
+st.set_page_config(
+    page_title="CityOps",
+    page_icon="🗺️",
+    layout="wide",
+    initial_sidebar_state="collapsed" if view == "wall" else "auto",
+)
+(wall_page if view == "wall" else main_page).render(_scenario_arg())

@@ -411,6 +411,7 @@ def build_map(
     assets: Assets = "static",
     base_url: str = "",
     online_tiles: bool = False,
+    full_height: bool = False,
 ) -> folium.Map:
     """A folium map of ``scenario`` with every layer, ``extra`` result layers, legend and switcher.
 
@@ -422,6 +423,7 @@ def build_map(
     assets : ``"static"`` links Leaflet from the app's static route; ``"inline"`` embeds it.
     base_url : Streamlit's ``server.baseUrlPath`` when the app is served under a prefix.
     online_tiles : add OpenStreetMap tiles (needs internet; off by default).
+    full_height : the map fills its frame's height (the wall screen sizes the frame by CSS).
     """
     bounds = scenario.extent().total_bounds
     m = folium.Map(
@@ -437,6 +439,8 @@ def build_map(
     else:
         m.default_js, m.default_css = asset_urls(base_url)
     m.get_root().header.add_child(Element(_page_css(theme)), name="cityops_css")
+    if full_height:
+        m.get_root().header.add_child(Element(FILL_CSS), name="cityops_fill")
     folium.map.CustomPane(POINT_PANE, z_index=450).add_to(m)
     if online_tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", max_zoom=19).add_to(m)
@@ -448,8 +452,46 @@ def build_map(
             legend.extend(layer.legend)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     m.add_child(Legend(scenario.name, legend))
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    box = [[bounds[1], bounds[0]], [bounds[3], bounds[2]]]
+    m.fit_bounds(box)
+    if full_height:
+        m.add_child(_Refit(box))
     return m
+
+
+# The wall screen sizes the map's frame with CSS; the map fills it and scales its controls.
+FILL_CSS = """<style>
+#map_div, .folium-map { height: 100vh !important; }
+.co-legend, .leaflet-control-layers { font-size: clamp(14px, 0.85vw, 30px) !important; }
+.co-swatch { width: 1em; height: 1em; }
+</style>"""
+
+
+class _Refit(MacroElement):
+    """Re-measure the map and fit the scenario once its frame has its final size."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var box = {{ this.box|tojson }};
+            var last = '';
+            function refit() {
+                var el = map.getContainer(), size = el.clientWidth + 'x' + el.clientHeight;
+                if (size === last) return;
+                last = size;
+                map.invalidateSize(false);
+                map.fitBounds(box, {animate: false});
+            }
+            new ResizeObserver(refit).observe(map.getContainer());
+            setTimeout(refit, 250);
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, box: list[list[float]]) -> None:
+        super().__init__()
+        self.box = box
 
 
 def to_html(scenario: Any, extra: Sequence[MapLayer] = (), **kwargs: Any) -> str:

@@ -1,0 +1,115 @@
+"""The situation at a glance: alerts a commander must see and the figures on the wall screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from geo.scenario import Scenario
+
+Level = Literal["critical", "warning", "info"]
+
+MAX_QUEUE_MIN = 45.0
+STALE_AFTER_MIN = 30.0
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One banner: how bad, about what, and the sentence shown."""
+
+    level: Level
+    kind: str
+    feature_id: str | None
+    message: str
+
+
+def data_age_min(sc: Scenario, now: pd.Timestamp | None = None) -> dict[str, float]:
+    """Minutes since each layer's newest observation (layers with a time column only)."""
+    now = now if now is not None else sc.settings.time("now")
+    if now is None:
+        now = pd.Timestamp.now(tz=sc.settings.timezone)
+    ages: dict[str, float] = {}
+    for kind, col in (("crowd_zones", "observed_at"), ("incidents", "reported_at")):
+        times = sc.layer(kind)[col].dropna() if len(sc.layer(kind)) else pd.Series(dtype=object)
+        times = times[times <= now]
+        if len(times):
+            ages[kind] = (now - times.max()).total_seconds() / 60.0
+    extra = sc.settings.extra.get("updated_at", {})
+    for kind, when in extra.items() if isinstance(extra, dict) else []:
+        ages[kind] = (now - pd.Timestamp(when).tz_convert(now.tz)).total_seconds() / 60.0
+    return ages
+
+
+def alerts(
+    sc: Scenario,
+    now: pd.Timestamp | None = None,
+    *,
+    max_queue_min: float = MAX_QUEUE_MIN,
+    stale_after_min: float = STALE_AFTER_MIN,
+) -> list[Alert]:
+    """Long queues, crowds over capacity and stale data, most severe first."""
+    out: list[Alert] = []
+    sites = sc.layer("testing_sites")
+    if len(sites):
+        per_h = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
+        queue = sites["queue"].astype(float).fillna(0.0)
+        wait = np.where(per_h > 0, queue / per_h.where(per_h > 0, np.nan) * 60.0, np.inf)
+        for sid, name, q, w in zip(sites["id"], sites["name"], queue, wait):
+            if q > 0 and w > max_queue_min:
+                lvl: Level = "critical" if w > 2 * max_queue_min else "warning"
+                out.append(
+                    Alert(lvl, "queue", sid, f"{name}: queue {q:,.0f} people, about {w:,.0f} min")
+                )
+    zones = sc.layer("crowd_zones")
+    if len(zones):
+        cap = zones["capacity"].astype(float)
+        over = zones["people"].astype(float) > cap
+        for _, z in zones[over.fillna(False).to_numpy()].iterrows():
+            pct = 100.0 * float(z["people"]) / float(z["capacity"]) if z["capacity"] else np.inf
+            out.append(
+                Alert(
+                    "critical" if pct >= 120 else "warning",
+                    "crowd",
+                    z["id"],
+                    f"{z['name'] or z['id']}: {z['people']:,.0f} people, {pct:,.0f}% of capacity",
+                )
+            )
+    for kind, age in data_age_min(sc, now).items():
+        if age > stale_after_min:
+            out.append(
+                Alert(
+                    "warning",
+                    "stale",
+                    kind,
+                    f"{kind.replace('_', ' ').capitalize()} data is {age:,.0f} min old",
+                )
+            )
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda a: rank[a.level])
+
+
+def wall_figures(sc: Scenario, catchments: Any = None) -> dict[str, Any]:
+    """Figures for the wall tiles; ``catchments`` (a balanced result) adds the projection."""
+    sites = sc.layer("testing_sites")
+    tested = float(sites["tested"].astype(float).fillna(0).sum()) if len(sites) else 0.0
+    per_h = float((sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)).sum())
+    people = float(sc.layer("crowd_zones")["people"].sum())
+    out: dict[str, Any] = {
+        "people": people,
+        "tested": tested,
+        "remaining": max(people - tested, 0.0),
+        "tests_per_hour": per_h,
+        "deadline": sc.settings.time("deadline"),
+        "finish_at": None,
+        "sites_over_capacity": None,
+        "untested_by_deadline": None,
+    }
+    if catchments is not None:
+        s = catchments.sites
+        out["finish_at"] = s["finish_at"].max() if "finish_at" in s else None
+        out["sites_over_capacity"] = int((s.get("untested", pd.Series(dtype=float)) > 0.5).sum())
+        out["untested_by_deadline"] = float(catchments.summary.get("untested", 0.0))
+    return out

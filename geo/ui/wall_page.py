@@ -1,0 +1,110 @@
+"""The wall screen (``?view=wall``): dark, no chrome, the map filling the screen, big tiles,
+alert banners and a clock in the scenario's time zone. Readable from 5 m."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from geo import analyses, mapview, situation
+from geo.errors import InputError
+from geo.ui import state
+
+# Hide Streamlit's chrome; size the map iframe to the window (the map inside follows it).
+CSS = """
+<style>
+header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stToolbar"],
+[data-testid="stDecoration"], [data-testid="stStatusWidget"], footer,
+[data-testid="stSidebarCollapsedControl"] { display: none !important; }
+.block-container { padding: 0.6rem 1.2rem 0 1.2rem !important; max-width: 100% !important; }
+.stApp { background: #05080d; }
+.co-bar { display: flex; align-items: baseline; justify-content: space-between; color: #e6edf3; }
+.co-bar h1 { font-size: 2.2rem; margin: 0; padding: 0; }
+.co-clock { font-size: 2.6rem; font-variant-numeric: tabular-nums; font-weight: 700; }
+.co-clock small { font-size: 1.1rem; opacity: .7; margin-left: .6rem; font-weight: 400; }
+.co-tiles { display: grid; grid-template-columns: repeat(5, 1fr); gap: .8rem; margin: .6rem 0; }
+.co-tile { background: #0d1117; border: 1px solid #30363d; border-radius: 10px;
+           padding: .5rem 1rem; color: #e6edf3; }
+.co-tile .v { font-size: clamp(2.4rem, 3.6vw, 6.5rem); font-weight: 800; line-height: 1.05;
+              font-variant-numeric: tabular-nums; }
+.co-tile .l { font-size: clamp(1rem, 1.2vw, 2.2rem); opacity: .8; }
+.co-tile.bad .v { color: #ff6b6b; } .co-tile.good .v { color: #3fb950; }
+.co-alert { border-radius: 8px; padding: .45rem 1rem; margin: .3rem 0; font-weight: 600;
+            font-size: clamp(1.1rem, 1.3vw, 2.4rem); }
+.co-alert.critical { background: #8b1a1a; color: #fff; }
+.co-alert.warning { background: #7a5a00; color: #fff; }
+iframe[title="streamlit_folium.st_folium"] { height: calc(100vh - 19rem) !important;
+    min-height: 420px; }
+</style>
+"""
+
+
+def render(scenario_path: str | None) -> None:
+    st.markdown(CSS, unsafe_allow_html=True)
+    err = state.load_error(scenario_path)
+    if err is not None:
+        st.error(f"Could not open the scenario.\n\n{err}")
+        st.stop()
+    sc = state.scenario(scenario_path)
+    now = sc.settings.time("now")
+    wall_now = pd.Timestamp.now(tz=sc.settings.timezone)
+    try:
+        catch = analyses.catchments(sc, "balanced", "walk")
+    except InputError:
+        catch = None
+    figs = situation.wall_figures(sc, catch)
+    _bar(sc.name, now, wall_now)
+    _tiles(figs)
+    for a in situation.alerts(sc, now):
+        st.markdown(
+            f"<div class='co-alert {a.level}' data-kind='{a.kind}'>⚠ "
+            f"{html.escape(a.message)}</div>",
+            unsafe_allow_html=True,
+        )
+    m = mapview.build_map(sc, base_url=st.get_option("server.baseUrlPath") or "", full_height=True)
+    st_folium(m, key="wall-map", height=900, use_container_width=True, returned_objects=[])
+
+
+def _bar(name: str, now: pd.Timestamp | None, wall_now: pd.Timestamp) -> None:
+    shown = now if now is not None else wall_now
+    tzname = shown.tzname() or ""
+    st.markdown(
+        f"<div class='co-bar'><h1>{html.escape(name)}</h1>"
+        f"<div class='co-clock' id='co-clock'>{shown:%H:%M}<small>{shown:%a %d %b} "
+        f"{html.escape(tzname)}</small></div></div>",
+        unsafe_allow_html=True,
+    )
+
+
+def _tile(label: str, value: str, cls: str = "") -> str:
+    return (
+        f"<div class='co-tile {cls}'><div class='v'>{html.escape(value)}</div>"
+        f"<div class='l'>{html.escape(label)}</div></div>"
+    )
+
+
+def _tiles(f: dict) -> None:
+    finish, deadline = f["finish_at"], f["deadline"]
+    late = finish is not None and deadline is not None and finish > deadline
+    short = f["untested_by_deadline"]
+    tiles = [
+        _tile("people to test", f"{f['remaining']:,.0f}"),
+        _tile("tested", f"{f['tested']:,.0f}"),
+        _tile("tests per hour", f"{f['tests_per_hour']:,.0f}"),
+        _tile(
+            f"projected finish · deadline {deadline:%H:%M}"
+            if deadline is not None
+            else "projected finish",
+            "–" if finish is None else f"{finish:%H:%M}",
+            "bad" if late or (short or 0) > 0.5 else "good",
+        ),
+        _tile(
+            "cannot be tested by deadline" if short is not None else "sites over capacity",
+            "–" if short is None else f"{short:,.0f}",
+            "bad" if (short or 0) > 0.5 else "good",
+        ),
+    ]
+    st.markdown(f"<div class='co-tiles'>{''.join(tiles)}</div>", unsafe_allow_html=True)

@@ -1,0 +1,50 @@
+"""Alerts and wall figures: long queues, crowds over capacity, stale data."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from geo import situation
+
+
+def test_demo_alerts_the_overfull_station(demo):
+    alerts = situation.alerts(demo)
+    crowd = [a for a in alerts if a.kind == "crowd"]
+    zones = demo.layer("crowd_zones")
+    over = zones[zones["people"] > zones["capacity"].astype(float)]
+    assert {a.feature_id for a in crowd} == set(over["id"])
+    assert all("% of capacity" in a.message for a in crowd)
+
+
+def test_queue_over_45_minutes_is_an_alert(demo):
+    sites = demo.layer("testing_sites").copy()
+    per_h = float(sites["lanes"].iloc[0] * sites["per_lane_per_h"].iloc[0])
+    sites["queue"] = 0
+    sites.loc[sites.index[0], "queue"] = int(per_h)  # one hour of work: 60 min > 45
+    sites.loc[sites.index[1], "queue"] = 1  # a short queue is no alert
+    sc = demo.with_layer("testing_sites", sites)
+    q = [a for a in situation.alerts(sc) if a.kind == "queue"]
+    assert [a.feature_id for a in q] == [sites["id"].iloc[0]]
+    assert "60 min" in q[0].message and q[0].level == "warning"
+
+
+def test_stale_crowd_counts(demo):
+    later = demo.settings.time("now") + pd.Timedelta(minutes=90)
+    stale = [a for a in situation.alerts(demo, later) if a.kind == "stale"]
+    assert any(a.feature_id == "crowd_zones" for a in stale)
+    assert not [a for a in situation.alerts(demo) if a.kind == "stale"]
+
+
+def test_alerts_sorted_by_severity(demo):
+    levels = [
+        a.level for a in situation.alerts(demo, demo.settings.time("now") + pd.Timedelta(hours=2))
+    ]
+    order = {"critical": 0, "warning": 1, "info": 2}
+    assert levels == sorted(levels, key=order.get)
+
+
+def test_wall_figures(demo):
+    f = situation.wall_figures(demo)
+    assert f["people"] == demo.layer("crowd_zones")["people"].sum()
+    assert f["remaining"] == f["people"] - f["tested"]
+    assert f["finish_at"] is None

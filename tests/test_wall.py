@@ -1,0 +1,41 @@
+"""The wall screen in a real browser at 1920x1080 and at 3840x2160 (a 4K wall at 200 %)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ARTIFACTS_DIR
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+
+@pytest.mark.parametrize(("scale", "name"), [(1, "wall-1920x1080"), (2, "wall-3840x2160")])
+def test_wall_screen(browser, app_server, demo, scale, name):
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, device_scale_factor=scale)
+    page = ctx.new_page()
+    try:
+        page.goto(app_server.url + "/?view=wall")
+        page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        frame = page.locator(MAP_IFRAME).first.content_frame
+        frame.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
+        page.wait_for_timeout(800)
+        # no Streamlit chrome, no sidebar
+        assert not page.locator('[data-testid="stSidebar"]').is_visible()
+        assert not page.locator('header[data-testid="stHeader"]').is_visible()
+        # big tiles: values at least 36 CSS px high, readable from 5 m
+        values = page.locator(".co-tile .v")
+        assert values.count() == 5
+        assert min(values.nth(i).bounding_box()["height"] for i in range(5)) >= 36
+        # the alert for the overfull station, and the clock in the scenario's zone
+        assert page.locator(".co-alert[data-kind='crowd']").count() >= 1
+        assert "18:05" in page.locator("#co-clock").inner_text()
+        # the map fills most of the screen, and Leaflet knows its full size
+        box = page.locator(MAP_IFRAME).first.bounding_box()
+        assert box["height"] >= 0.6 * 1080 and box["width"] >= 0.95 * 1920
+        boundary = frame.locator("path.co-boundary").first.bounding_box()
+        assert boundary["height"] >= 0.5 * box["height"]
+        page.screenshot(path=str(ARTIFACTS_DIR() / f"{name}.png"))
+    finally:
+        ctx.close()
