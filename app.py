@@ -11,13 +11,14 @@ import sys
 
 import streamlit as st
 
-from geo.ui import main_page, wall_page
+from geo.ui import main_page, state, wall_page
 
 
-def _scenario_arg() -> str | None:
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--scenario", default=os.environ.get("CITYOPS_SCENARIO"))
-    return parser.parse_known_args(sys.argv[1:])[0].scenario
+    parser.add_argument("--store", default=os.environ.get("CITYOPS_STORE"))
+    return parser.parse_known_args(sys.argv[1:])[0]
 
 
 view = st.query_params.get("view", "main")
@@ -27,4 +28,6 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="collapsed" if view == "wall" else "auto",
 )
-(wall_page if view == "wall" else main_page).render(_scenario_arg())
+args = _args()
+state.configure(args.scenario, args.store)
+(wall_page if view == "wall" else main_page).render()

@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", default="5,10,15,30", help="band limits, e.g. 5,10,15,30")
     p.add_argument("--out", required=True, help="output .geojson")
     p.set_defaults(func=cmd_isochrones)
+
+    from geo import feeds  # the store needs psycopg only for PostGIS URLs
+
+    feeds.add_ingest_parser(sub)
     return parser
 
 

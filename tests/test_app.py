@@ -69,3 +69,32 @@ def test_catchments_panel_draws_and_tabulates(demo):
     )
     script = json.loads(comp.proto.json_args)["script"]
     assert script.count("co-catchments") >= 1
+
+
+def test_live_store_feeds_the_page(demo, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from geo.store import Event, open_store
+
+    url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    monkeypatch.setenv("CITYOPS_STORE", url)
+    at = _run()
+    assert not at.exception
+    assert any("live store" in c.value for c in at.caption)
+    # a new incident arrives through the store: the tile counts it on the next run
+    with open_store(url) as store:
+        t = pd.Timestamp.now(tz="Asia/Shanghai")
+        store.append(
+            [
+                Event(
+                    "incident",
+                    "feed-1",
+                    t,
+                    {"kind": "crowd", "severity": 2, "reported_at": t.isoformat()},
+                    {"type": "Point", "coordinates": [121.66, 31.15]},
+                )
+            ]
+        )
+    at.run()
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Open incidents"] == f"{demo.kpis()['open_incidents'] + 1:,}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import io, mapview
+from geo import io, live, mapview, situation
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
@@ -30,20 +30,21 @@ CSS = """
 """
 
 
-def render(scenario_path: str | None) -> None:
-    """Draw the page for the scenario at ``scenario_path`` (the demo when None)."""
+def render() -> None:
+    """Draw the page for the configured scenario (the demo by default)."""
     st.markdown(CSS, unsafe_allow_html=True)
-    err = state.load_error(scenario_path)
+    err = state.load_error()
     if err is not None:
         st.error(f"Could not open the scenario.\n\n{err}")
         st.stop()
-    sc = state.scenario(scenario_path)
+    sc = state.live_scenario()
     _count_run()
 
     st.title(sc.name)
     if sc.settings.description:
         st.caption(sc.settings.description)
     _kpi_tiles(sc)
+    _data_age(sc)
     with st.sidebar:
         catchment_panel.controls(sc)
     extra = catchment_panel.map_layers()
@@ -73,6 +74,14 @@ def _kpi_tiles(sc: scen.Scenario) -> None:
     cols[2].metric("Testing sites", f"{k['testing_sites']:,}")
     cols[3].metric("Lanes", f"{k['lanes']:,}")
     cols[4].metric("Tests per hour", f"{k['tests_per_hour']:,.0f}")
+
+
+def _data_age(sc: scen.Scenario) -> None:
+    ages = situation.data_age_min(sc, state.now(sc))
+    if ages:
+        parts = [f"{k.replace('_', ' ')} {v:,.0f} min" for k, v in sorted(ages.items())]
+        src = "live store" if state.store() is not None else "scenario files"
+        st.caption(f"Data age ({src}): " + " · ".join(parts))
 
 
 def _upload_panel(sc: scen.Scenario) -> None:
@@ -134,6 +143,9 @@ def _apply_upload(sc, kind, name, data, datum, swap, assume, mode) -> None:
             f"Unexpected problem reading it: {type(exc).__name__}: {exc}"
         )
         return
+    st_ = state.store()
+    if st_ is not None and kind in live.LIVE_LAYERS:
+        st_.register_layer(kind, gdf, source=name)  # feeds and other screens see it too
     state.replace(new)
     state.remember(report)
     st.success(report.summary())

@@ -6,9 +6,36 @@ from pathlib import Path
 
 import streamlit as st
 
+from geo import live
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LayerReport
+from geo.store import Store, open_store
+
+_CONFIG: dict[str, str | None] = {"scenario": None, "store": None}
+
+
+def configure(scenario_path: str | None, store_url: str | None) -> None:
+    """Where the scenario comes from and, optionally, the operations store feeding it."""
+    _CONFIG["scenario"] = scenario_path
+    _CONFIG["store"] = store_url
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(url: str) -> Store:
+    return open_store(url)  # one connection per process; Store is thread-safe
+
+
+def store() -> Store | None:
+    url = _CONFIG["store"]
+    return _open_store(url) if url else None
+
+
+def live_scenario() -> scen.Scenario:
+    """The session's scenario, with its live layers as the store has them now."""
+    sc = scenario(_CONFIG["scenario"])
+    st_ = store()
+    return live.overlay(sc, st_) if st_ is not None else sc
 
 
 @st.cache_resource(show_spinner="Loading scenario…")
@@ -37,12 +64,14 @@ def version() -> int:
     return int(st.session_state.get("scenario_version", 0))
 
 
-def load_error(path: str | None) -> InputError | None:
-    """The error loading ``path`` gives, if any (shown instead of a traceback)."""
+def load_error() -> InputError | None:
+    """The error loading the scenario (or opening the store) gives, if any."""
     try:
-        scenario(path)
+        live_scenario()
     except InputError as exc:
         return exc
+    except Exception as exc:  # a store that cannot be opened: say so, never a traceback
+        return InputError(f"{type(exc).__name__}: {exc}", file=_CONFIG["store"], field="store")
     return None
 
 
@@ -52,3 +81,13 @@ def remember(report: LayerReport) -> None:
 
 def upload_log() -> list[str]:
     return list(st.session_state.get("upload_log", []))
+
+
+def now(sc: scen.Scenario):
+    """The time the picture is for: the wall clock when live, else the scenario's own 'now'."""
+    import pandas as pd
+
+    t = sc.settings.time("now")
+    if store() is not None or t is None:
+        return pd.Timestamp.now(tz=sc.settings.timezone)
+    return t

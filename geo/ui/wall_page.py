@@ -42,21 +42,20 @@ iframe[title="streamlit_folium.st_folium"] { height: calc(100vh - 19rem) !import
 """
 
 
-def render(scenario_path: str | None) -> None:
+def render() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
-    err = state.load_error(scenario_path)
+    err = state.load_error()
     if err is not None:
         st.error(f"Could not open the scenario.\n\n{err}")
         st.stop()
-    sc = state.scenario(scenario_path)
-    now = sc.settings.time("now")
-    wall_now = pd.Timestamp.now(tz=sc.settings.timezone)
+    sc = state.live_scenario()
+    now = state.now(sc)
     try:
         catch = analyses.catchments(sc, "balanced", "walk")
     except InputError:
         catch = None
     figs = situation.wall_figures(sc, catch)
-    _bar(sc.name, now, wall_now)
+    _bar(sc.name, now)
     _tiles(figs)
     for a in situation.alerts(sc, now):
         st.markdown(
@@ -68,8 +67,7 @@ def render(scenario_path: str | None) -> None:
     st_folium(m, key="wall-map", height=900, use_container_width=True, returned_objects=[])
 
 
-def _bar(name: str, now: pd.Timestamp | None, wall_now: pd.Timestamp) -> None:
-    shown = now if now is not None else wall_now
+def _bar(name: str, shown: pd.Timestamp) -> None:
     tzname = shown.tzname() or ""
     st.markdown(
         f"<div class='co-bar'><h1>{html.escape(name)}</h1>"

@@ -1,0 +1,34 @@
+"""The live picture: a scenario's layers overlaid with what the operations store holds now."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+
+from geo.scenario import Scenario
+from geo.store import Store
+
+LIVE_LAYERS: tuple[str, ...] = ("incidents", "testing_sites", "crowd_zones")
+
+
+def overlay(sc: Scenario, store: Store, at: Any = None) -> Scenario:
+    """``sc`` with its live layers as the store has them at ``at`` (default: everything stored).
+
+    The first time a store sees a scenario, the scenario's features are registered in it, so the
+    feeds update them (their figures, their status) rather than replace them. The time of the
+    newest update of each layer goes to ``settings.extra["updated_at"]`` (the data age shown on
+    screen and in the stale-data alerts).
+    """
+    updated: dict[str, str] = {}
+    for kind in LIVE_LAYERS:
+        if not store.known_ids(kind) and len(sc.layer(kind)):
+            store.register_layer(kind, sc.layer(kind))
+        cur = store.current(kind, at, tz=sc.settings.timezone)
+        stamps = cur["updated_at"].dropna() if "updated_at" in cur else pd.Series(dtype=object)
+        if len(stamps):
+            updated[kind] = pd.Timestamp(stamps.max()).isoformat()
+        sc = sc.with_layer(kind, cur.drop(columns=["updated_at"], errors="ignore"))
+    extra = {**sc.settings.extra, "updated_at": updated}
+    return replace(sc, settings=replace(sc.settings, extra=extra))
