@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 SCENARIO ?= data/disney_2021
+STORE ?=
 
 .PHONY: run test lint format bench demo-data clean
 
@@ -20,7 +21,8 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
 	$(PY) -m streamlit run app.py --server.address=127.0.0.1 --server.port=$(PORT) \
-		--server.headless=true --browser.gatherUsageStats=false -- --scenario $(SCENARIO)
+		--server.headless=true --browser.gatherUsageStats=false -- --scenario $(SCENARIO) \
+		$(if $(STORE),--store $(STORE))
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
