@@ -18,6 +18,7 @@ def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--scenario", default=os.environ.get("CITYOPS_SCENARIO"))
     parser.add_argument("--store", default=os.environ.get("CITYOPS_STORE"))
+    parser.add_argument("--refresh", type=float, default=os.environ.get("CITYOPS_REFRESH_S"))
     return parser.parse_known_args(sys.argv[1:])[0]
 
 
@@ -29,5 +30,5 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if view == "wall" else "auto",
 )
 args = _args()
-state.configure(args.scenario, args.store)
+state.configure(args.scenario, args.store, float(args.refresh) if args.refresh else None)
 (wall_page if view == "wall" else main_page).render()

@@ -307,6 +307,13 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
 
 def add_layer(m: folium.Map | folium.FeatureGroup, layer: MapLayer) -> folium.FeatureGroup:
     """Add ``layer`` as one toggleable feature group; every path gets class ``co-<key>``."""
+    group = layer_group(layer)
+    group.add_to(m)
+    return group
+
+
+def layer_group(layer: MapLayer) -> folium.FeatureGroup:
+    """``layer`` as one toggleable feature group (not yet on a map)."""
     group = folium.FeatureGroup(name=layer.name, show=layer.show)
     if len(layer.gdf):
         gdf = layer.gdf
@@ -333,7 +340,6 @@ def add_layer(m: folium.Map | folium.FeatureGroup, layer: MapLayer) -> folium.Fe
         ).add_to(group)
         if layer.point_radius:
             _set_point_radii(group)
-    group.add_to(m)
     return group
 
 
@@ -415,6 +421,8 @@ def build_map(
 ) -> folium.Map:
     """A folium map of ``scenario`` with every layer, ``extra`` result layers, legend and switcher.
 
+    For a map that refreshes in place see :func:`build_live_map`.
+
     Parameters
     ----------
     scenario : a :class:`geo.scenario.Scenario`.
@@ -425,6 +433,51 @@ def build_map(
     online_tiles : add OpenStreetMap tiles (needs internet; off by default).
     full_height : the map fills its frame's height (the wall screen sizes the frame by CSS).
     """
+    m, layers = _base(scenario, extra, theme, assets, base_url, online_tiles, full_height)
+    for layer in layers:
+        add_layer(m, layer)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+@dataclass
+class LiveMap:
+    """A base map that stays the same between refreshes, and the layers that change on it."""
+
+    base: folium.Map
+    groups: list[folium.FeatureGroup]
+
+    def control(self) -> folium.LayerControl:
+        return folium.LayerControl(collapsed=False, position="topright")
+
+
+def build_live_map(scenario: Any, extra: Sequence[MapLayer] = (), **kwargs: Any) -> LiveMap:
+    """Like :func:`build_map`, split for in-place refresh: the base map holds only what does not
+    change (boundary, roads, facilities, legend); incidents, sites, crowd zones and results are
+    feature groups that ``st_folium(feature_group_to_add=...)`` swaps without rebuilding the map,
+    so the user's zoom and pan survive a refresh."""
+    m, layers = _base(scenario, extra, **kwargs)
+    groups = []
+    for layer in layers:
+        if layer.key in STATIC_KEYS:
+            add_layer(m, layer)
+        else:
+            groups.append(layer_group(layer))
+    return LiveMap(m, groups)
+
+
+STATIC_KEYS = frozenset({"boundary", "roads", "hospitals", "facilities"})
+
+
+def _base(
+    scenario: Any,
+    extra: Sequence[MapLayer] = (),
+    theme: Literal["dark", "light"] = "dark",
+    assets: Assets = "static",
+    base_url: str = "",
+    online_tiles: bool = False,
+    full_height: bool = False,
+) -> tuple[folium.Map, list[MapLayer]]:
     bounds = scenario.extent().total_bounds
     m = folium.Map(
         location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
@@ -445,18 +498,15 @@ def build_map(
     if online_tiles:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", max_zoom=19).add_to(m)
 
-    legend: list[tuple[str, str]] = []
-    for layer in [*scenario_layers(scenario, theme), *extra]:
-        add_layer(m, layer)
-        if layer.show and len(layer.gdf):
-            legend.extend(layer.legend)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    layers = [*scenario_layers(scenario, theme), *extra]
+    # The legend depends on which layers exist, not on their data, so a refresh keeps it.
+    legend = [item for layer in layers if layer.show for item in layer.legend]
     m.add_child(Legend(scenario.name, legend))
     box = [[bounds[1], bounds[0]], [bounds[3], bounds[2]]]
     m.fit_bounds(box)
     if full_height:
         m.add_child(_Refit(box))
-    return m
+    return m, layers
 
 
 # The wall screen sizes the map's frame with CSS; the map fills it and scales its controls.

@@ -173,5 +173,6 @@ def test_upload_adds_a_layer_and_bad_upload_explains(page, tmp_path):
 
 
 def _choose_layer(page, sidebar, title: str) -> None:
-    sidebar.locator('[data-testid="stSelectbox"]').first.click()
+    form = sidebar.locator('[data-testid="stForm"]').filter(has_text="Add to map")
+    form.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=title, exact=True).click()

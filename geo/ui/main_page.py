@@ -43,20 +43,37 @@ def render() -> None:
     st.title(sc.name)
     if sc.settings.description:
         st.caption(sc.settings.description)
-    _kpi_tiles(sc)
-    _data_age(sc)
     with st.sidebar:
         catchment_panel.controls(sc)
-    extra = catchment_panel.map_layers()
-    m = mapview.build_map(sc, extra, base_url=st.get_option("server.baseUrlPath") or "")
-    # returned_objects=[]: panning and zooming must not rerun the script.
-    st_folium(m, key="map", height=760, use_container_width=True, returned_objects=[])
+    st.fragment(run_every=state.refresh_s())(_live_view)()
     catchment_panel.results()
 
     with st.sidebar:
         _upload_panel(sc)
         _export_panel(sc)
         _data_notes(sc)
+
+
+def _live_view() -> None:
+    """Tiles and map; with a live store this fragment reruns on a timer, alone."""
+    sc = state.live_scenario()
+    _kpi_tiles(sc)
+    _data_age(sc)
+    live_map = mapview.build_live_map(
+        sc, catchment_panel.map_layers(), base_url=st.get_option("server.baseUrlPath") or ""
+    )
+    # The base map stays identical between refreshes (same component key): only the feature
+    # groups are swapped, so the user's zoom and pan survive. returned_objects=[]: panning and
+    # zooming must not rerun the script.
+    st_folium(
+        live_map.base,
+        key="map",
+        feature_group_to_add=live_map.groups,
+        layer_control=live_map.control(),
+        height=760,
+        use_container_width=True,
+        returned_objects=[],
+    )
 
 
 def _count_run() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -12,13 +13,25 @@ from geo.errors import InputError
 from geo.layers import LayerReport
 from geo.store import Store, open_store
 
-_CONFIG: dict[str, str | None] = {"scenario": None, "store": None}
+_CONFIG: dict[str, Any] = {"scenario": None, "store": None, "refresh_s": None}
+DEFAULT_REFRESH_S = 10.0
 
 
-def configure(scenario_path: str | None, store_url: str | None) -> None:
-    """Where the scenario comes from and, optionally, the operations store feeding it."""
+def configure(
+    scenario_path: str | None, store_url: str | None, refresh_s: float | None = None
+) -> None:
+    """Where the scenario comes from and, optionally, the operations store feeding it.
+
+    With a store the tiles and the map refresh every ``refresh_s`` seconds (default 10).
+    """
     _CONFIG["scenario"] = scenario_path
     _CONFIG["store"] = store_url
+    _CONFIG["refresh_s"] = (refresh_s or DEFAULT_REFRESH_S) if store_url else None
+
+
+def refresh_s() -> float | None:
+    """Seconds between live refreshes (None: the picture only changes when the user acts)."""
+    return _CONFIG["refresh_s"]
 
 
 @st.cache_resource(show_spinner=False)
