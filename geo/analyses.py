@@ -94,3 +94,29 @@ def isochrones(
             expected="at least one testing site",
         )
     return road_network(sc).isochrones(sites, mode, tuple(minutes))
+
+
+def cordon(sc: Scenario, incident_ids=None, rings=(500.0, 2000.0, 5000.0), **kwargs):
+    """Three-tier cordon: bands with people, checkpoints, summary (:func:`geo.cordon.cordon`)."""
+    from geo import cordon as cordon_mod
+
+    return cordon_mod.cordon(sc, incident_ids, rings, **kwargs)
+
+
+def parse_rings(text: str) -> tuple[float, ...]:
+    """``"500,2000,5000"`` -> (500.0, 2000.0, 5000.0), or an InputError saying what is wrong."""
+    try:
+        values = tuple(float(v) for v in str(text).replace(";", ",").split(",") if v.strip())
+    except ValueError as exc:
+        raise InputError(
+            f"'{text}' is not a list of numbers",
+            field="rings",
+            expected="three increasing numbers such as 500,2000,5000",
+        ) from exc
+    if not values:
+        raise InputError(
+            "no rings given",
+            field="rings",
+            expected="three increasing numbers such as 500,2000,5000",
+        )
+    return values

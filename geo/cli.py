@@ -91,6 +91,34 @@ def cmd_isochrones(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cordon(args: argparse.Namespace) -> int:
+    sc = _scenario(args.scenario)
+    ids = [i for i in args.incident.split(",") if i] if args.incident else None
+    bands, cps, s = analyses.cordon(
+        sc,
+        ids,
+        analyses.parse_rings(args.rings),
+        by=args.by,
+        unit=args.unit,
+        mode=args.mode,
+        include_footpaths=not args.no_footpaths,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bands = bands.copy()
+    bands.insert(0, "id", bands["band"])
+    io.write_geojson(bands, out / "cordon_bands.geojson")
+    io.write_geojson(cps, out / "checkpoints.geojson")
+    for band, people in s["people"].items():
+        print(f"{band:<11} {people:>12,.0f} people  {s['area_km2'][band]:>8.2f} km²")
+    print(
+        f"checkpoints {s['checkpoints']:,}  staff {s['staff_total']:,}  "
+        f"by class {s['checkpoints_by_class']}"
+    )
+    print(f"wrote {out / 'cordon_bands.geojson'} and {out / 'checkpoints.geojson'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", default="5,10,15,30", help="band limits, e.g. 5,10,15,30")
     p.add_argument("--out", required=True, help="output .geojson")
     p.set_defaults(func=cmd_isochrones)
+
+    p = sub.add_parser("cordon", help="three-tier zones, people inside, checkpoints to staff")
+    p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
+    p.add_argument("--incident", help="incident id(s), comma-separated (default: all)")
+    p.add_argument("--rings", default="500,2000,5000", help="lockdown,control,prevention limits")
+    p.add_argument("--by", choices=["distance", "network"], default="distance")
+    p.add_argument("--unit", choices=["m", "min"], default="m", help="min: travel time (network)")
+    p.add_argument("--mode", choices=["walk", "drive"], default="walk")
+    p.add_argument("--no-footpaths", action="store_true", help="no checkpoints on footpaths")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_cordon)
 
     from geo import feeds  # the store needs psycopg only for PostGIS URLs
 

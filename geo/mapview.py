@@ -629,3 +629,58 @@ def isochrone_layer(iso: gpd.GeoDataFrame, title: str = "Isochrones") -> MapLaye
         ),
         legend=[(color[m], f"≤ {m:g} min") for m in limits],
     )
+
+
+BAND_FILL = {"lockdown": "#ff1744", "control": "#ff9100", "prevention": "#ffd600"}
+
+
+def cordon_layers(bands: gpd.GeoDataFrame, checkpoints: gpd.GeoDataFrame) -> list[MapLayer]:
+    """The cordon's bands (red, orange, yellow) and its checkpoints (sized by staff)."""
+    b = bands[~bands.geometry.is_empty & bands.geometry.notna()].copy()
+    b["id"] = b["band"]
+    bands_layer = MapLayer(
+        "Cordon bands",
+        "cordon",
+        b,
+        style=lambda r: {
+            "color": BAND_FILL.get(r["band"], "#ffffff"),
+            "weight": 3,
+            "fillColor": BAND_FILL.get(r["band"], "#ffffff"),
+            "fillOpacity": 0.18,
+        },
+        tooltip=lambda r: tooltip_table(
+            f"{r['band']} {r['band_zh']}",
+            [
+                ("people", r.get("people")),
+                ("area km²", r["area_km2"]),
+                ("incidents", r.get("incident_ids")),
+            ],
+        ),
+        legend=[(c, f"{band} zone") for band, c in BAND_FILL.items()],
+    )
+    cp_layer = MapLayer(
+        "Checkpoints",
+        "checkpoints",
+        checkpoints,
+        style=lambda r: {
+            "color": "#000000",
+            "weight": 1.5,
+            "fillColor": "#ffffff"
+            if r["band"] == "venue_exit"
+            else BAND_FILL.get(r["band"], "#ffffff"),
+            "fillOpacity": 1.0,
+        },
+        tooltip=lambda r: tooltip_table(
+            r.get("name") or r["road_id"],
+            [
+                ("band", r["band"]),
+                ("road class", r["road_class"]),
+                ("direction", r["direction"]),
+                ("staff", r["staff"]),
+                ("id", r["id"]),
+            ],
+        ),
+        point_radius=lambda r: float(4 + 1.5 * np.sqrt(float(r["staff"]))),
+        legend=[("#ffffff", "Checkpoint (size: staff)")],
+    )
+    return [bands_layer, cp_layer]

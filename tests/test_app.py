@@ -53,7 +53,7 @@ def test_bad_scenario_path_is_an_error_not_a_traceback(tmp_path):
 
 def test_catchments_panel_draws_and_tabulates(demo):
     at = _run()
-    at.sidebar.selectbox[0].set_value("balanced")
+    next(s for s in at.sidebar.selectbox if s.label == "Kind").set_value("balanced")
     next(b for b in at.sidebar.button if b.label == "Compute catchments").click()
     at.run()
     assert not at.exception
@@ -100,3 +100,21 @@ def test_live_store_feeds_the_page(demo, tmp_path, monkeypatch):
     at.run()
     labels = {m.label: m.value for m in at.metric}
     assert labels["Open incidents"] == f"{demo.kpis()['open_incidents'] + 1:,}"
+
+
+def test_cordon_panel(demo):
+    at = _run()
+    form_button = next(b for b in at.sidebar.button if b.label == "Draw cordon")
+    form_button.click()
+    at.run()
+    assert not at.exception
+    labels = {m.label: m.value for m in at.metric}
+    assert "People · lockdown" in labels and "Checkpoints · staff" in labels
+    comp = next(
+        c
+        for c in at.main
+        if getattr(c, "type", "") == "component_instance"
+        or "st_folium" in str(getattr(c, "proto", ""))[:2000]
+    )
+    args = json.loads(comp.proto.json_args)
+    assert "co-cordon" in args["feature_group"] and "co-checkpoints" in args["feature_group"]

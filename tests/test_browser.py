@@ -8,6 +8,7 @@ import re
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS_DIR
 
@@ -176,3 +177,25 @@ def _choose_layer(page, sidebar, title: str) -> None:
     form = sidebar.locator('[data-testid="stForm"]').filter(has_text="Add to map")
     form.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=title, exact=True).click()
+
+
+def test_click_on_map_places_a_cordon(page):
+    frame = _map(page)
+    box = page.locator(MAP_IFRAME).first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text(re.compile("Map click at")).wait_for(timeout=30_000)
+    form = sidebar.locator('[data-testid="stForm"]').filter(has_text="Draw cordon")
+    chooser = form.locator('[data-testid="stMultiSelect"]')
+    expect(chooser).to_have_count(1, timeout=30_000)  # the rerun has settled
+    chooser.locator("input").first.click()
+    page.get_by_role("option", name=re.compile("Point clicked on the map")).click(timeout=30_000)
+    page.keyboard.press("Escape")
+    sidebar.get_by_role("heading", name="Cordon").click()  # close the list: a click, not a blur
+    form.get_by_role("button", name="Draw cordon").click()
+    frame = _map(page)
+    frame.locator("path.co-cordon").first.wait_for(state="attached", timeout=30_000)
+    assert frame.locator("path.co-cordon").count() == 3
+    assert frame.locator("path.co-checkpoints").count() > 0
+    assert "People · lockdown" in page.locator("body").inner_text()
+    page.screenshot(path=str(ARTIFACTS_DIR() / "cordon.png"))

@@ -75,3 +75,54 @@ def test_catchment_without_roads_is_a_clear_error(tmp_path, demo, capsys):
     scen.save(sc, tmp_path / "noroads")
     assert main(["catchment", str(tmp_path / "noroads"), "--out", str(tmp_path / "x.geojson")]) == 1
     assert "no roads" in capsys.readouterr().err
+
+
+def test_cordon_cli(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "cordon",
+                "demo",
+                "--incident",
+                "inc-001",
+                "--rings",
+                "500,2000,5000",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    bands = json.loads((tmp_path / "cordon_bands.geojson").read_text())
+    assert [f["properties"]["band"] for f in bands["features"]] == [
+        "lockdown",
+        "control",
+        "prevention",
+    ]
+    cps = json.loads((tmp_path / "checkpoints.geojson").read_text())
+    assert cps["features"] and all("staff" in f["properties"] for f in cps["features"])
+    assert "checkpoints" in capsys.readouterr().out
+    assert main(["cordon", "demo", "--rings", "2000,500,5000", "--out", str(tmp_path)]) == 1
+    assert "rings" in capsys.readouterr().err
+
+
+def test_cordon_by_network_minutes(tmp_path):
+    assert (
+        main(
+            [
+                "cordon",
+                "demo",
+                "--incident",
+                "inc-001",
+                "--rings",
+                "5,10,20",
+                "--by",
+                "network",
+                "--unit",
+                "min",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )

@@ -12,7 +12,7 @@ from geo import io, live, mapview, situation
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
-from geo.ui import catchment_panel, state
+from geo.ui import catchment_panel, cordon_panel, state
 
 DATUMS = {
     "WGS-84 (GPS, OpenStreetMap)": "wgs84",
@@ -44,8 +44,10 @@ def render() -> None:
     if sc.settings.description:
         st.caption(sc.settings.description)
     with st.sidebar:
+        cordon_panel.controls(sc)
         catchment_panel.controls(sc)
     st.fragment(run_every=state.refresh_s())(_live_view)()
+    cordon_panel.results()
     catchment_panel.results()
 
     with st.sidebar:
@@ -59,21 +61,26 @@ def _live_view() -> None:
     sc = state.live_scenario()
     _kpi_tiles(sc)
     _data_age(sc)
-    live_map = mapview.build_live_map(
-        sc, catchment_panel.map_layers(), base_url=st.get_option("server.baseUrlPath") or ""
-    )
+    extra = [*cordon_panel.map_layers(), *catchment_panel.map_layers()]
+    live_map = mapview.build_live_map(sc, extra, base_url=st.get_option("server.baseUrlPath") or "")
     # The base map stays identical between refreshes (same component key): only the feature
-    # groups are swapped, so the user's zoom and pan survive. returned_objects=[]: panning and
-    # zooming must not rerun the script.
-    st_folium(
+    # groups are swapped, so the user's zoom and pan survive. Only a click comes back: panning
+    # and zooming must not rerun the script.
+    out = st_folium(
         live_map.base,
         key="map",
         feature_group_to_add=live_map.groups,
         layer_control=live_map.control(),
         height=760,
         use_container_width=True,
-        returned_objects=[],
+        returned_objects=["last_clicked"],
     )
+    clicked = (out or {}).get("last_clicked")
+    if clicked and clicked.get("lng") is not None:
+        point = (round(clicked["lng"], 6), round(clicked["lat"], 6))
+        if st.session_state.get("clicked_point") != point:
+            st.session_state["clicked_point"] = point
+            st.rerun()  # the Cordon panel offers the point as an incident
 
 
 def _count_run() -> None:

@@ -1,0 +1,144 @@
+"""The Cordon panel: incident (or a clicked point), rings, method; bands, people, checkpoints."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+from shapely.geometry import Point
+
+from geo import analyses, io, mapview
+from geo.errors import InputError
+from geo.scenario import Scenario
+from geo.ui import state
+
+CLICKED = "__clicked__"
+BY_LABELS = {
+    "distance": "Straight distance (m)",
+    "network_m": "Along roads (m)",
+    "network_min": "Travel time on roads (min)",
+}
+
+
+def controls(sc: Scenario) -> None:
+    st.header("Cordon")
+    inc = sc.layer("incidents")
+    options = list(inc["id"])
+    labels = dict(zip(inc["id"], inc["name"].fillna(inc["kind"]))) if len(inc) else {}
+    clicked = st.session_state.get("clicked_point")
+    if clicked:
+        options.append(CLICKED)
+        labels[CLICKED] = f"Point clicked on the map ({clicked[1]:.5f}, {clicked[0]:.5f})"
+    if clicked:
+        st.caption(f"Map click at {clicked[1]:.5f} N, {clicked[0]:.5f} E: choose it below.")
+    else:
+        st.caption("Click on the map to place a new incident.")
+    with st.form("cordon"):
+        chosen = st.multiselect(
+            "Incidents",
+            options,
+            default=options[:1],
+            format_func=lambda i: labels.get(i, i),
+            help="Click on the map to add a point as a new incident.",
+        )
+        by = st.selectbox("Drawn by", list(BY_LABELS), format_func=BY_LABELS.get)
+        rings = st.text_input(
+            "Lockdown, control, prevention",
+            "500,2000,5000",
+            help="metres, or minutes for travel time",
+        )
+        mode = st.radio("Mode (roads)", ["walk", "drive"], horizontal=True)
+        footpaths = st.checkbox("Checkpoints on footpaths too", value=True)
+        run = st.form_submit_button("Draw cordon")
+    if run:
+        try:
+            result = _run(sc, chosen, by, rings, mode, footpaths, clicked)
+        except InputError as exc:
+            st.error(f"The cordon could not be drawn.\n\n{exc}")
+            return
+        st.session_state["cordon_result"] = {"version": state.version(), "result": result}
+    if st.session_state.get("cordon_result") and st.button("Clear cordon"):
+        st.session_state.pop("cordon_result")
+
+
+def _run(sc, chosen, by, rings, mode, footpaths, clicked):
+    if not chosen:
+        raise InputError("choose at least one incident (or click on the map)", field="incidents")
+    incidents = sc.layer("incidents")
+    if CLICKED in chosen:
+        t = sc.settings.time("now") or pd.Timestamp.now(tz=sc.settings.timezone)
+        point = gpd.GeoDataFrame(
+            {
+                "id": [CLICKED],
+                "kind": ["manual"],
+                "severity": [3],
+                "reported_at": [t],
+                "name": ["Clicked point"],
+                "status": ["open"],
+                "notes": [None],
+            },
+            geometry=[Point(*clicked)],
+            crs="EPSG:4326",
+        )
+        incidents = gpd.GeoDataFrame(
+            pd.concat([incidents, point], ignore_index=True), crs="EPSG:4326"
+        )
+    method = "distance" if by == "distance" else "network"
+    unit = "min" if by == "network_min" else "m"
+    with st.spinner("Drawing the cordon…"):
+        return analyses.cordon(
+            sc,
+            chosen,
+            analyses.parse_rings(rings),
+            by=method,
+            unit=unit,
+            mode=mode,
+            incidents=incidents,
+            include_footpaths=footpaths,
+        )
+
+
+def _current():
+    res = st.session_state.get("cordon_result")
+    return res["result"] if res and res["version"] == state.version() else None
+
+
+def map_layers() -> list[mapview.MapLayer]:
+    res = _current()
+    return mapview.cordon_layers(res.bands, res.checkpoints) if res else []
+
+
+def results() -> None:
+    res = _current()
+    if not res:
+        return
+    bands, cps, s = res
+    st.subheader("Cordon")
+    cols = st.columns(4)
+    for col, band in zip(cols, ["lockdown", "control", "prevention"]):
+        col.metric(f"People · {band}", f"{s['people'].get(band, 0):,.0f}")
+    cols[3].metric("Checkpoints · staff", f"{s['checkpoints']:,} · {s['staff_total']:,}")
+    table = bands.drop(columns="geometry")[["band", "band_zh", "people", "area_km2"]]
+    st.dataframe(
+        table.rename(
+            columns={"band": "Band", "band_zh": "区", "people": "People", "area_km2": "Area km²"}
+        ),
+        hide_index=True,
+    )
+    by_class = pd.Series(s["checkpoints_by_class"], name="checkpoints").rename_axis("road class")
+    st.dataframe(by_class.reset_index(), hide_index=True)
+    c1, c2 = st.columns(2)
+    out = bands.copy()
+    out.insert(0, "id", out["band"])
+    c1.download_button(
+        "Cordon bands · GeoJSON",
+        io.to_geojson(out),
+        "cordon_bands.geojson",
+        mime="application/geo+json",
+    )
+    c2.download_button(
+        "Checkpoints · GeoJSON",
+        io.to_geojson(cps),
+        "checkpoints.geojson",
+        mime="application/geo+json",
+    )
