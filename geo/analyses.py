@@ -6,7 +6,7 @@ Each function takes a :class:`geo.scenario.Scenario` plus parameters and returns
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 
@@ -34,9 +34,25 @@ def road_network(sc: Scenario) -> network.RoadNetwork:
     )
 
 
-def demand(sc: Scenario, cell_m: float = 250.0) -> gpd.GeoDataFrame:
-    """Demand cells from the scenario's crowd zones (people shared by area)."""
-    return catchment.demand_cells(sc.layer("crowd_zones"), cell_m, crs=sc.metric_crs())
+def demand(sc: Scenario, cell_m: float = 250.0, within: Any = None) -> gpd.GeoDataFrame:
+    """Demand cells from the scenario's crowd zones (people shared by area).
+
+    ``within`` (a polygon in EPSG:4326, e.g. a cordon's lockdown zone) keeps only the people
+    inside it: each cell is cut to it and keeps the share of its people its area keeps.
+    """
+    cells = catchment.demand_cells(sc.layer("crowd_zones"), cell_m, crs=sc.metric_crs())
+    if within is None or len(cells) == 0:
+        return cells
+    metric = cells.to_crs(sc.metric_crs())
+    area = gpd.GeoSeries([within], crs="EPSG:4326").to_crs(sc.metric_crs()).iloc[0]
+    cut = metric.geometry.intersection(area)
+    share = (cut.area / metric.geometry.area.where(metric.geometry.area > 0)).fillna(0.0)
+    keep = share.to_numpy() > 1e-9
+    out = metric[keep].copy()
+    out["people"] = out["people"] * share[keep]
+    out["area_m2"] = cut[keep].area
+    out = out.set_geometry(cut[keep]).to_crs("EPSG:4326")
+    return out.reset_index(drop=True)
 
 
 def catchments(
@@ -45,11 +61,13 @@ def catchments(
     mode: Mode = "walk",
     *,
     cell_m: float = 250.0,
+    within: Any = None,
 ) -> catchment.Catchments:
     """Catchments of the scenario's testing sites over its crowd zones.
 
     ``voronoi`` is straight-line; ``travel_time`` sends each cell to the site it reaches soonest;
-    ``balanced`` respects each site's throughput until the scenario's deadline.
+    ``balanced`` respects each site's throughput until the scenario's deadline. ``within``
+    limits the demand to an area (see :func:`demand`).
     """
     if kind not in CATCHMENT_KINDS:
         raise InputError(
@@ -63,7 +81,13 @@ def catchments(
             field="testing_sites",
             expected="at least one testing site",
         )
-    cells = demand(sc, cell_m)
+    cells = demand(sc, cell_m, within)
+    if len(cells) == 0:
+        raise InputError(
+            "no people to serve in the chosen area",
+            field="crowd_zones",
+            expected="crowd zones overlapping the area",
+        )
     now, deadline = sc.settings.time("now"), sc.settings.time("deadline")
     if kind == "voronoi":
         return catchment.voronoi(
@@ -120,3 +144,23 @@ def parse_rings(text: str) -> tuple[float, ...]:
             expected="three increasing numbers such as 500,2000,5000",
         )
     return values
+
+
+DEFAULT_RINGS_M = (500.0, 2000.0, 5000.0)
+
+
+def standing_cordon(sc: Scenario, min_severity: int = 4):
+    """The cordon around the open incidents of at least ``min_severity`` (straight distance,
+    rings from ``settings.extra["cordon_rings_m"]``), or None when there is no such incident.
+
+    This is what the wall screen shows without anyone drawing a cordon.
+    """
+    inc = sc.layer("incidents")
+    if len(inc) == 0:
+        return None
+    open_ = inc["status"].fillna("open") == "open"
+    ids = list(inc.loc[open_ & (inc["severity"].astype(float) >= min_severity), "id"])
+    if not ids:
+        return None
+    rings = tuple(sc.settings.extra.get("cordon_rings_m", DEFAULT_RINGS_M))
+    return cordon(sc, ids, rings, by="distance")

@@ -91,14 +91,23 @@ def alerts(
     return sorted(out, key=lambda a: rank[a.level])
 
 
-def wall_figures(sc: Scenario, catchments: Any = None) -> dict[str, Any]:
-    """Figures for the wall tiles; ``catchments`` (a balanced result) adds the projection."""
+def wall_figures(sc: Scenario, catchments: Any = None, cordon: Any = None) -> dict[str, Any]:
+    """Figures for the wall tiles.
+
+    ``cordon`` (a :func:`geo.cordon.cordon` result) makes the people to test those in its
+    lockdown zone and adds its checkpoints; ``catchments`` (a balanced result over those people)
+    adds the projected finish and the sites over capacity.
+    """
     sites = sc.layer("testing_sites")
     tested = float(sites["tested"].astype(float).fillna(0).sum()) if len(sites) else 0.0
     per_h = float((sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)).sum())
-    people = float(sc.layer("crowd_zones")["people"].sum())
+    if cordon is not None:
+        people = float(cordon.summary["people"].get("lockdown", 0.0))
+    else:
+        people = float(sc.layer("crowd_zones")["people"].sum())
     out: dict[str, Any] = {
         "people": people,
+        "people_label": "people in the lockdown zone" if cordon is not None else "people",
         "tested": tested,
         "remaining": max(people - tested, 0.0),
         "tests_per_hour": per_h,
@@ -106,7 +115,12 @@ def wall_figures(sc: Scenario, catchments: Any = None) -> dict[str, Any]:
         "finish_at": None,
         "sites_over_capacity": None,
         "untested_by_deadline": None,
+        "checkpoints": None,
+        "staff": None,
     }
+    if cordon is not None:
+        out["checkpoints"] = int(cordon.summary["checkpoints"])
+        out["staff"] = int(cordon.summary["staff_total"])
     if catchments is not None:
         s = catchments.sites
         out["finish_at"] = s["finish_at"].max() if "finish_at" in s else None

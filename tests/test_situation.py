@@ -48,3 +48,17 @@ def test_wall_figures(demo):
     assert f["people"] == demo.layer("crowd_zones")["people"].sum()
     assert f["remaining"] == f["people"] - f["tested"]
     assert f["finish_at"] is None
+
+
+def test_wall_figures_with_standing_cordon(demo):
+    from geo import analyses
+
+    cordon = analyses.standing_cordon(demo)
+    lock = cordon.bands.set_index("band").geometry["lockdown"]
+    catch = analyses.catchments(demo, "balanced", "walk", within=lock)
+    f = situation.wall_figures(demo, catch, cordon)
+    assert f["people"] == cordon.summary["people"]["lockdown"]
+    # the balanced catchment serves exactly the people of the lockdown zone (areal weighting)
+    assert abs(catch.summary["people"] - f["people"]) < 1e-6 * f["people"]
+    assert f["checkpoints"] == cordon.summary["checkpoints"] and f["staff"] > 0
+    assert f["finish_at"] is not None and f["sites_over_capacity"] is not None

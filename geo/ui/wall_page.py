@@ -50,11 +50,8 @@ def render() -> None:
         st.stop()
     sc = state.live_scenario()
     now = state.now(sc)
-    try:
-        catch = analyses.catchments(sc, "balanced", "walk")
-    except InputError:
-        catch = None
-    figs = situation.wall_figures(sc, catch)
+    cordon, catch = _analyses(sc)
+    figs = situation.wall_figures(sc, catch, cordon)
     _bar(sc.name, now)
     _tiles(figs)
     for a in situation.alerts(sc, now):
@@ -63,8 +60,35 @@ def render() -> None:
             f"{html.escape(a.message)}</div>",
             unsafe_allow_html=True,
         )
-    m = mapview.build_map(sc, base_url=st.get_option("server.baseUrlPath") or "", full_height=True)
-    st_folium(m, key="wall-map", height=900, use_container_width=True, returned_objects=[])
+    extra = mapview.cordon_layers(cordon.bands, cordon.checkpoints) if cordon else []
+    live_map = mapview.build_live_map(
+        sc, extra, base_url=st.get_option("server.baseUrlPath") or "", full_height=True
+    )
+    st_folium(
+        live_map.base,
+        key="wall-map",
+        feature_group_to_add=live_map.groups,
+        layer_control=live_map.control(),
+        height=900,
+        use_container_width=True,
+        returned_objects=[],
+    )
+
+
+def _analyses(sc):
+    """The standing cordon and the balanced catchments of the people in its lockdown zone."""
+    try:
+        cordon = analyses.standing_cordon(sc)
+    except InputError:
+        cordon = None
+    within = None
+    if cordon is not None:
+        within = cordon.bands.set_index("band").geometry.get("lockdown")
+    try:
+        catch = analyses.catchments(sc, "balanced", "walk", within=within)
+    except InputError:
+        catch = None
+    return cordon, catch
 
 
 def _bar(name: str, shown: pd.Timestamp) -> None:
@@ -86,23 +110,26 @@ def _tile(label: str, value: str, cls: str = "") -> str:
 
 def _tiles(f: dict) -> None:
     finish, deadline = f["finish_at"], f["deadline"]
-    late = finish is not None and deadline is not None and finish > deadline
-    short = f["untested_by_deadline"]
+    short = f["untested_by_deadline"] or 0.0
+    late = (finish is not None and deadline is not None and finish > deadline) or short > 0.5
+    over = f["sites_over_capacity"]
+    finish_text = "–" if finish is None else f"{finish:%H:%M}"
+    if short > 0.5:
+        finish_text += f" +{short:,.0f}"  # people still untested at the deadline
     tiles = [
-        _tile("people to test", f"{f['remaining']:,.0f}"),
-        _tile("tested", f"{f['tested']:,.0f}"),
-        _tile("tests per hour", f"{f['tests_per_hour']:,.0f}"),
+        _tile(f["people_label"], f"{f['people']:,.0f}"),
+        _tile("tested · remaining", f"{f['tested']:,.0f} · {f['remaining']:,.0f}"),
         _tile(
             f"projected finish · deadline {deadline:%H:%M}"
             if deadline is not None
             else "projected finish",
-            "–" if finish is None else f"{finish:%H:%M}",
-            "bad" if late or (short or 0) > 0.5 else "good",
+            finish_text,
+            "bad" if late else "good",
         ),
+        _tile("sites over capacity", "–" if over is None else f"{over}", "bad" if over else "good"),
         _tile(
-            "cannot be tested by deadline" if short is not None else "sites over capacity",
-            "–" if short is None else f"{short:,.0f}",
-            "bad" if (short or 0) > 0.5 else "good",
+            "checkpoints · staff",
+            "–" if f["checkpoints"] is None else f"{f['checkpoints']} · {f['staff']}",
         ),
     ]
     st.markdown(f"<div class='co-tiles'>{''.join(tiles)}</div>", unsafe_allow_html=True)
