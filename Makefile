@@ -16,7 +16,7 @@ $(VENV)/.installed-run: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,scale]'
 	touch $@
 
 run: $(VENV)/.installed-run

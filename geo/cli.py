@@ -119,6 +119,25 @@ def cmd_cordon(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crowd_aggregate(args: argparse.Namespace) -> int:
+    from geo import crowd
+
+    options = {
+        k: v for k, v in (("lon", args.lon), ("lat", args.lat), ("weight", args.weight)) if v
+    }
+    return crowd.cli_crowd_aggregate(
+        args.input,
+        args.cell,
+        args.out,
+        args.scheduler,
+        datum=args.datum,
+        swap_xy=args.swap_xy,
+        on_bad=args.on_bad,
+        observed_at=args.observed_at,
+        **options,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +179,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-footpaths", action="store_true", help="no checkpoints on footpaths")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_cordon)
+
+    crowd_p = sub.add_parser("crowd", help="city-scale crowd points (telecom device counts)")
+    crowd_sub = crowd_p.add_subparsers(dest="crowd_command", required=True)
+    p = crowd_sub.add_parser("aggregate", help="points to a metric grid (a crowd_zones layer)")
+    p.add_argument("input", help="GeoParquet, Parquet or CSV (lon, lat[, devices])")
+    p.add_argument("--cell", type=float, default=100.0, help="grid cell size in metres")
+    p.add_argument("--out", required=True, help="output .gpkg or .geojson")
+    p.add_argument("--scheduler", help="dask scheduler address, or 'local' for a LocalCluster")
+    p.add_argument("--lon", help="longitude column (default: detected)")
+    p.add_argument("--lat", help="latitude column (default: detected)")
+    p.add_argument("--weight", help="count column (default: devices/count/people/weight or 1)")
+    p.add_argument("--datum", choices=["wgs84", "gcj02", "bd09"], default="wgs84")
+    p.add_argument("--swap-xy", action="store_true", help="the file has lat/lon swapped")
+    p.add_argument(
+        "--on-bad",
+        choices=["raise", "skip"],
+        default="raise",
+        help="skip (and count) bad rows instead of stopping at the first",
+    )
+    p.add_argument("--observed-at", help="ISO 8601 time of the counts (default: now)")
+    p.set_defaults(func=cmd_crowd_aggregate)
 
     from geo import feeds  # the store needs psycopg only for PostGIS URLs
 

@@ -126,3 +126,36 @@ def test_cordon_by_network_minutes(tmp_path):
         )
         == 0
     )
+
+
+def test_crowd_aggregate_cli(tmp_path, capsys):
+    import pandas as pd
+
+    from geo import crowd
+
+    pts = crowd.synthetic_points(20_000, seed=1)
+    csv = tmp_path / "pts.csv"
+    pd.DataFrame({"lon": pts["lon"], "lat": pts["lat"]}).to_csv(csv, index=False)
+    out = tmp_path / "grid.geojson"
+    assert (
+        main(
+            [
+                "crowd",
+                "aggregate",
+                str(csv),
+                "--cell",
+                "200",
+                "--out",
+                str(out),
+                "--observed-at",
+                "2021-10-31T18:00:00+08:00",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(out.read_text())
+    assert sum(f["properties"]["people"] for f in data["features"]) == 20_000  # 1 per row
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lon,lat\n121.6,31.1\nabc,31.2\n")
+    assert main(["crowd", "aggregate", str(bad), "--out", str(out)]) == 1
+    assert "bad.csv" in capsys.readouterr().err
