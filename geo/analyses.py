@@ -6,9 +6,11 @@ Each function takes a :class:`geo.scenario.Scenario` plus parameters and returns
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import geopandas as gpd
+import numpy as np
 
 from geo import catchment, network
 from geo.errors import InputError
@@ -164,3 +166,170 @@ def standing_cordon(sc: Scenario, min_severity: int = 4):
         return None
     rings = tuple(sc.settings.extra.get("cordon_rings_m", DEFAULT_RINGS_M))
     return cordon(sc, ids, rings, by="distance")
+
+
+# --- staging ----------------------------------------------------------------------------------
+
+OBJECTIVES: tuple[str, ...] = ("coverage", "p_median", "p_center", "set_cover", "deadline")
+RESOURCES: dict[str, str] = {
+    "testing_team": "Mobile testing team",
+    "checkpoint": "Checkpoint team",
+    "ambulance": "Ambulance",
+}
+
+
+@dataclass
+class Staging:
+    """A staging plan on a scenario: the solver's plan, the chosen sites as points, and the
+    situation before (existing testing sites only) and after (plus the chosen sites)."""
+
+    plan: Any
+    sites: gpd.GeoDataFrame
+    before: dict[str, float]
+    after: dict[str, float]
+    demand: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+
+
+def candidates(sc: Scenario) -> gpd.GeoDataFrame:
+    """Where resources may be staged: facilities of kind ``staging_candidate`` (else all)."""
+    fac = sc.layer("facilities")
+    cand = fac[fac["kind"] == "staging_candidate"]
+    if len(cand) == 0:
+        cand = fac
+    if len(cand) == 0:
+        raise InputError(
+            "the scenario has no staging candidates",
+            file=sc.source,
+            field="facilities",
+            expected="facilities of kind staging_candidate",
+        )
+    return cand.reset_index(drop=True)
+
+
+def _coverage_stats(cost: np.ndarray, w: np.ndarray, within: float) -> dict[str, float]:
+    if cost.shape[1] == 0:
+        return {"covered_pct": 0.0, "mean_min": float("nan"), "max_min": float("nan")}
+    best = cost.min(axis=1)
+    ok = np.isfinite(best)
+    total = float(w.sum()) or 1.0
+    return {
+        "covered_pct": 100.0 * float(w[best <= within].sum()) / total,
+        "mean_min": float((best[ok] * w[ok]).sum() / max(float(w[ok].sum()), 1e-12)),
+        "max_min": float(best[ok & (w > 0)].max()) if (ok & (w > 0)).any() else float("nan"),
+    }
+
+
+def stage(
+    sc: Scenario,
+    objective: str = "coverage",
+    *,
+    k: int = 3,
+    within_min: float = 15.0,
+    mode: Mode = "walk",
+    lanes: int = 10,
+    per_lane_per_h: float | None = None,
+    cell_m: float = 250.0,
+    within: Any = None,
+    exact: bool | None = None,
+) -> Staging:
+    """Where to stage ``k`` resources (or, for ``deadline``, the fewest testing teams).
+
+    Demand is the crowd zones' people in cells (optionally only ``within`` an area such as a
+    cordon's lockdown zone); candidates are the scenario's staging candidates; costs are road
+    travel minutes by ``mode``. The existing testing sites are the "before".
+    """
+    from geo import staging
+
+    if objective not in OBJECTIVES:
+        raise InputError(
+            f"unknown objective '{objective}'", field="objective", expected=", ".join(OBJECTIVES)
+        )
+    net = road_network(sc)
+    cells = demand(sc, cell_m, within)
+    if len(cells) == 0:
+        raise InputError(
+            "no people to serve in the chosen area",
+            field="crowd_zones",
+            expected="crowd zones overlapping the area",
+        )
+    pts = cells.copy()
+    pts["geometry"] = cells.to_crs(sc.metric_crs()).representative_point().to_crs(4326)
+    cand = candidates(sc)
+    w = pts["people"].to_numpy(dtype=float)
+    cost = net.travel_time_matrix(pts, cand, mode).to_numpy(dtype=float) / 60.0
+    sites = sc.layer("testing_sites")
+    existing = (
+        net.travel_time_matrix(pts, sites, mode).to_numpy(dtype=float) / 60.0
+        if len(sites)
+        else np.zeros((len(pts), 0))
+    )
+    if objective == "coverage":
+        plan = staging.max_coverage(cost, k, within_min, w, exact=exact)
+    elif objective == "p_median":
+        plan = staging.p_median(cost, k, w, exact=exact)
+    elif objective == "p_center":
+        plan = staging.p_center(cost, k, w, exact=exact)
+    elif objective == "set_cover":
+        plan = staging.set_cover(cost, within_min, w, exact=exact)
+    else:
+        now, deadline = sc.settings.time("now"), sc.settings.time("deadline")
+        if now is None or deadline is None:
+            raise InputError(
+                "a deadline plan needs the scenario's 'now' and 'deadline'",
+                field="deadline",
+                expected="ISO 8601 times in scenario.json",
+            )
+        per_lane = float(per_lane_per_h or sc.settings.per_lane_per_h)
+        site_per_h = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
+        # A site that opens late is, for the deadline, a site with that much work queued already.
+        late_s = (sites["opens_at"] - now).dt.total_seconds().fillna(0.0).clip(lower=0.0)
+        queue = sites["queue"].astype(float).fillna(0.0) + late_s / 3600.0 * site_per_h
+        plan = staging.deadline_plan(
+            cost,
+            w,
+            (deadline - now).total_seconds() / 60.0,
+            lanes=int(lanes),
+            per_lane_per_h=per_lane,
+            existing_cost=existing,
+            existing_per_h=site_per_h.to_numpy(dtype=float),
+            existing_queue=queue.to_numpy(dtype=float),
+            start=now.to_pydatetime(),
+            exact=exact,
+        )
+    chosen = np.asarray(plan.sites, dtype=int)
+    after_cost = np.hstack([existing, cost[:, chosen]]) if len(chosen) else existing
+    return Staging(
+        plan=plan,
+        sites=staging.plan_to_geodataframe(plan, cand, pts),
+        before=_coverage_stats(existing, w, within_min),
+        after=_coverage_stats(after_cost, w, within_min),
+        demand=pts,
+        candidates=cand,
+    )
+
+
+def with_deadline(sc: Scenario, clock: str) -> Scenario:
+    """``sc`` with its deadline set to ``clock`` ("23:00", or a full ISO 8601 time); a bare
+    clock time is the next such time after the scenario's 'now'."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    now = sc.settings.time("now") or pd.Timestamp.now(tz=sc.settings.timezone)
+    try:
+        if len(clock) <= 5 and ":" in clock:
+            h, m = (int(x) for x in clock.split(":"))
+            t = now.normalize() + pd.Timedelta(hours=h, minutes=m)
+            if t <= now:
+                t += pd.Timedelta(days=1)
+        else:
+            t = pd.Timestamp(clock)
+            t = t.tz_localize(sc.settings.timezone) if t.tzinfo is None else t
+    except ValueError as exc:
+        raise InputError(
+            f"'{clock}' is not a time",
+            field="deadline",
+            expected="HH:MM such as 23:00, or ISO 8601",
+        ) from exc
+    return replace(sc, settings=replace(sc.settings, deadline=t.isoformat()))

@@ -138,6 +138,48 @@ def cmd_crowd_aggregate(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_stage(args: argparse.Namespace) -> int:
+    sc = _scenario(args.scenario)
+    if args.deadline:
+        sc = analyses.with_deadline(sc, args.deadline)
+    within = None
+    if args.demand == "lockdown":
+        cordon = analyses.standing_cordon(sc)
+        if cordon is None:
+            raise InputError(
+                "no open incident of severity 4-5, so no lockdown zone",
+                field="--demand",
+                expected="--demand all",
+            )
+        within = cordon.bands.set_index("band").geometry["lockdown"]
+    r = analyses.stage(
+        sc,
+        args.objective,
+        k=args.k,
+        within_min=args.within,
+        mode=args.mode,
+        lanes=args.lanes,
+        within=within,
+        exact=True if args.exact else None,
+    )
+    out = r.sites.copy()
+    out.insert(0, "id", out["candidate_id"].astype(str))
+    io.write_geojson(out, args.out)
+    print(r.plan.summary())
+    if len(out) == 0:
+        print("  no new site needed: the existing sites already meet the goal")
+    for _, row in out.iterrows():
+        print(f"  #{row['rank']} {row['candidate_id']}: {row['reason']}")
+    b, a = r.before, r.after
+    print(
+        f"within {args.within:g} min: {b['covered_pct']:.1f}% -> {a['covered_pct']:.1f}%; "
+        f"mean {b['mean_min']:.1f} -> {a['mean_min']:.1f} min; "
+        f"worst {b['max_min']:.1f} -> {a['max_min']:.1f} min"
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +221,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-footpaths", action="store_true", help="no checkpoints on footpaths")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_cordon)
+
+    p = sub.add_parser("stage", help="where to stage testing teams, checkpoints, ambulances")
+    p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
+    p.add_argument("--objective", choices=analyses.OBJECTIVES, default="coverage")
+    p.add_argument("--k", type=int, default=3, help="number of sites (not for deadline/set_cover)")
+    p.add_argument("--within", type=float, default=15.0, help="T in minutes (coverage, cover)")
+    p.add_argument("--deadline", help="HH:MM or ISO 8601 (default: the scenario's)")
+    p.add_argument("--mode", choices=["walk", "drive"], default="walk")
+    p.add_argument("--lanes", type=int, default=10, help="lanes per mobile testing team")
+    p.add_argument(
+        "--demand",
+        choices=["lockdown", "all"],
+        default="all",
+        help="people in the standing cordon's lockdown zone, or everyone",
+    )
+    p.add_argument("--exact", action="store_true", help="force the exact MILP")
+    p.add_argument("--out", required=True, help="output .geojson")
+    p.set_defaults(func=cmd_stage)
 
     crowd_p = sub.add_parser("crowd", help="city-scale crowd points (telecom device counts)")
     crowd_sub = crowd_p.add_subparsers(dest="crowd_command", required=True)

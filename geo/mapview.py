@@ -79,6 +79,7 @@ class MapLayer:
     point_radius: Callable[[pd.Series], float] | None = None
     show: bool = True
     legend: list[tuple[str, str]] = field(default_factory=list)
+    label: Callable[[pd.Series], str] | None = None  # short text drawn on each point (numbers)
 
 
 def asset_urls(base_url: str = "") -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -340,6 +341,20 @@ def layer_group(layer: MapLayer) -> folium.FeatureGroup:
         ).add_to(group)
         if layer.point_radius:
             _set_point_radii(group)
+        if layer.label:
+            for _, row in gdf.iterrows():
+                pt = row.geometry.representative_point()
+                folium.Marker(
+                    [pt.y, pt.x],
+                    icon=folium.DivIcon(
+                        html=f"<div class='co-label co-label-{layer.key}'>"
+                        f"{html.escape(layer.label(row))}</div>",
+                        icon_size=(28, 28),
+                        icon_anchor=(14, 14),
+                        class_name="co-label-icon",
+                    ),
+                    tooltip=folium.Tooltip(layer.tooltip(row), sticky=True),
+                ).add_to(group)
     return group
 
 
@@ -406,6 +421,10 @@ def _page_css(theme: str) -> str:
     .co-tip th {{ text-align: left; font-weight: normal; opacity: .75; padding-right: 10px; }}
     .co-tip td {{ text-align: right; font-variant-numeric: tabular-nums; }}
     .leaflet-control-layers {{ font-size: 15px; }}
+    .co-label {{ width: 28px; height: 28px; border-radius: 50%; background: #ff9f1c;
+        color: #000; font: 700 16px/28px system-ui, sans-serif; text-align: center;
+        border: 2px solid #fff; box-shadow: 0 0 4px #000; }}
+    .co-label-icon {{ background: none; border: none; }}
     </style>"""
 
 
@@ -684,3 +703,32 @@ def cordon_layers(bands: gpd.GeoDataFrame, checkpoints: gpd.GeoDataFrame) -> lis
         legend=[("#ffffff", "Checkpoint (size: staff)")],
     )
     return [bands_layer, cp_layer]
+
+
+def staging_layer(sites: gpd.GeoDataFrame, title: str = "Suggested sites") -> MapLayer:
+    """Chosen staging sites as numbered markers (1 = most important) with their reason."""
+    gdf = sites.copy()
+    gdf["id"] = gdf["candidate_id"].astype(str)
+    return MapLayer(
+        title,
+        "staging",
+        gdf,
+        style=lambda r: {
+            "color": "#ffffff",
+            "weight": 2,
+            "fillColor": "#ff9f1c",
+            "fillOpacity": 0.9,
+        },
+        tooltip=lambda r: tooltip_table(
+            f"#{r['rank']} {r['candidate_id']}",
+            [
+                ("people", r.get("people")),
+                ("mean min", r.get("mean_cost")),
+                ("max min", r.get("max_cost")),
+                ("why", r.get("reason")),
+            ],
+        ),
+        point_radius=lambda r: 14,
+        label=lambda r: str(int(r["rank"])),
+        legend=[("#ff9f1c", "Suggested site (number: rank)")],
+    )

@@ -118,3 +118,24 @@ def test_cordon_panel(demo):
     )
     args = json.loads(comp.proto.json_args)
     assert "co-cordon" in args["feature_group"] and "co-checkpoints" in args["feature_group"]
+
+
+def test_staging_panel_suggests_numbered_sites(demo):
+    at = _run()
+    form = next(b for b in at.sidebar.button if b.label == "Suggest sites")
+    next(s for s in at.sidebar.selectbox if s.label == "Goal").set_value("coverage")
+    form.click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Staging:") for s in at.subheader)
+    labels = {m.label for m in at.metric}
+    assert any(label.startswith("Within ") for label in labels)
+    table = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert list(table["rank"]) == [1, 2, 3] and table["reason"].str.len().min() > 10
+    comp = next(
+        c
+        for c in at.main
+        if getattr(c, "type", "") == "component_instance"
+        or "st_folium" in str(getattr(c, "proto", ""))[:2000]
+    )
+    assert "co-label-staging" in json.loads(comp.proto.json_args)["feature_group"]

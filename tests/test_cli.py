@@ -159,3 +159,49 @@ def test_crowd_aggregate_cli(tmp_path, capsys):
     bad.write_text("lon,lat\n121.6,31.1\nabc,31.2\n")
     assert main(["crowd", "aggregate", str(bad), "--out", str(out)]) == 1
     assert "bad.csv" in capsys.readouterr().err
+
+
+def test_stage_deadline_cli(tmp_path, capsys):
+    out = tmp_path / "plan.geojson"
+    assert (
+        main(
+            [
+                "stage",
+                "demo",
+                "--objective",
+                "deadline",
+                "--deadline",
+                "21:00",
+                "--demand",
+                "lockdown",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "#1" in text and "wrote" in text
+    assert json.loads(out.read_text())["features"]
+
+
+def test_stage_impossible_deadline_says_why(tmp_path, capsys):
+    out = tmp_path / "plan.geojson"
+    assert (
+        main(
+            [
+                "stage",
+                "demo",
+                "--objective",
+                "deadline",
+                "--deadline",
+                "18:10",
+                "--demand",
+                "lockdown",
+                "--out",
+                str(out),
+            ]
+        )
+        == 1
+    )
+    assert "deadline" in capsys.readouterr().err.lower()

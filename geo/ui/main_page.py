@@ -12,7 +12,7 @@ from geo import io, live, mapview, situation
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
-from geo.ui import catchment_panel, cordon_panel, state
+from geo.ui import catchment_panel, cordon_panel, staging_panel, state
 
 DATUMS = {
     "WGS-84 (GPS, OpenStreetMap)": "wgs84",
@@ -46,9 +46,11 @@ def render() -> None:
     with st.sidebar:
         cordon_panel.controls(sc)
         catchment_panel.controls(sc)
+        staging_panel.controls(sc)
     st.fragment(run_every=state.refresh_s())(_live_view)()
     cordon_panel.results()
     catchment_panel.results()
+    staging_panel.results()
 
     with st.sidebar:
         _upload_panel(sc)
@@ -61,7 +63,11 @@ def _live_view() -> None:
     sc = state.live_scenario()
     _kpi_tiles(sc)
     _data_age(sc)
-    extra = [*cordon_panel.map_layers(), *catchment_panel.map_layers()]
+    extra = [
+        *cordon_panel.map_layers(),
+        *catchment_panel.map_layers(),
+        *staging_panel.map_layers(),
+    ]
     live_map = mapview.build_live_map(sc, extra, base_url=st.get_option("server.baseUrlPath") or "")
     # The base map stays identical between refreshes (same component key): only the feature
     # groups are swapped, so the user's zoom and pan survive. Only a click comes back: panning
