@@ -146,6 +146,9 @@ def results() -> None:
             f"{plan.method}, {plan.solve_time_s:.2f} s",
             delta_color="off",
         )
+    if len(r.sites) == 0:
+        st.info("No new site is needed: the existing testing sites already meet this goal.")
+        return
     table = pd.DataFrame(r.sites.drop(columns="geometry"))
     shown = [
         c
