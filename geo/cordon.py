@@ -80,6 +80,7 @@ from geo.network import (
     RoadNetwork,
     Snap,
     _ModeGraph,
+    cells_union,
 )
 from geo.scenario import DEFAULT_STAFF, Scenario
 
@@ -316,7 +317,7 @@ def zones_by_network(
     zones = []
     for k in range(len(tl)):
         sel = band_of <= k
-        zone = _grid_union(cells[sel], cell) if sel.any() else shapely.Polygon()
+        zone = cells_union(cells[sel], cell) if sel.any() else shapely.Polygon()
         if not shapely.is_empty(venue):
             zone = shapely.union(zone, venue)
         zones.append(_fill_holes(zone) if fill_holes else zone)
@@ -333,33 +334,6 @@ def zones_by_network(
             o |= set(range(len(ids)))
         owners.append(",".join(ids[sorted(o)]) if not shapely.is_empty(bands[k]) else "")
     return _band_frame(bands, network.crs, lim, unit, "network", mode, owners)
-
-
-def _grid_union(ij: np.ndarray, cell: float) -> shapely.Geometry:
-    """Union of grid cells (i, j) of size ``cell``, as a valid (multi)polygon.
-
-    Cells are merged into runs along rows; each run is drawn with a vertex at every cell corner
-    of its top and bottom edges, so runs of neighbouring rows share their vertices exactly (a
-    valid coverage, no T-junctions) and GEOS's fast coverage union applies. Collinear vertices
-    are then dropped. (Plain run boxes are not a valid coverage: their coverage union leaves
-    touching pieces, an invalid MultiPolygon.)
-    """
-    order = np.lexsort((ij[:, 0], ij[:, 1]))
-    i, j = ij[order, 0], ij[order, 1]
-    brk = np.r_[True, (j[1:] != j[:-1]) | (i[1:] != i[:-1] + 1)]
-    start = np.flatnonzero(brk)
-    end = np.r_[start[1:], len(i)] - 1
-    i0, i1, j = i[start], i[end], j[start]
-    nv = i1 - i0 + 2  # vertices on the bottom (and on the top) edge of each run
-    n = 2 * nv
-    run = np.repeat(np.arange(len(i0)), n)
-    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    m = nv[run]
-    bottom = k < m
-    x = np.where(bottom, i0[run] + k, i0[run] + (2 * m - 1 - k))
-    y = np.where(bottom, j[run], j[run] + 1)
-    rings = shapely.linearrings(np.column_stack([x, y]).astype(float) * cell, indices=run)
-    return shapely.simplify(shapely.coverage_union_all(shapely.polygons(rings)), 0.0)
 
 
 _LENGTH_VIEWS: weakref.WeakKeyDictionary[RoadNetwork, dict[str, RoadNetwork]] = (

@@ -394,7 +394,7 @@ class RoadNetwork:
 
     @cached_property
     def nodes(self) -> gpd.GeoDataFrame:
-        """Nodes (EPSG:4326): ``node`` (int), ``walk_component``, ``drive_component``, ``degree``."""
+        """Nodes (EPSG:4326): ``node``, ``walk_component``, ``drive_component``, ``degree``."""
         lon, lat = self._to_wgs84.transform(self.node_xy[:, 0], self.node_xy[:, 1])
         deg = np.bincount(self.edge_u, minlength=self.n_nodes) + np.bincount(
             self.edge_v, minlength=self.n_nodes
@@ -600,6 +600,8 @@ class RoadNetwork:
     ) -> gpd.GeoDataFrame:
         """Snap points to the nearest edge usable in ``mode``.
 
+        Points may be any geometry (a polygon snaps from a point on its surface).
+
         Returns
         -------
         GeoDataFrame (EPSG:4326), one row per input point in input order: ``id``, ``edge``,
@@ -687,6 +689,20 @@ class RoadNetwork:
         )
         return m, n
 
+    def _ends(
+        self, mode: str, direction: str, pts: Snap
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For points on edges: the edge ends (u, v) and the time between point and each end."""
+        g = self._graph(mode)
+        e, f = pts.edge, pts.frac
+        if direction == "to_site":  # point -> end of edge -> ... -> site
+            cu = self._part(f, g.t_back[e])
+            cv = self._part(1 - f, g.t_fwd[e])
+        else:  # site -> ... -> end of edge -> point
+            cu = self._part(f, g.t_fwd[e])
+            cv = self._part(1 - f, g.t_back[e])
+        return self.edge_u[e], self.edge_v[e], cu, cv
+
     def _point_times(
         self,
         mode: str,
@@ -699,15 +715,7 @@ class RoadNetwork:
         ``node_s`` is (n_nodes,) or (k, n_nodes); returns the best time and which end (0 = u,
         1 = v) with the same leading shape as ``node_s`` minus its last axis, plus points.
         """
-        g = self._graph(mode)
-        e, f = pts.edge, pts.frac
-        u, v = self.edge_u[e], self.edge_v[e]
-        if direction == "to_site":  # point -> end of edge -> ... -> site
-            cu = self._part(f, g.t_back[e])
-            cv = self._part(1 - f, g.t_fwd[e])
-        else:  # site -> ... -> end of edge -> point
-            cu = self._part(f, g.t_fwd[e])
-            cv = self._part(1 - f, g.t_back[e])
+        u, v, cu, cv = self._ends(mode, direction, pts)
         tu = node_s[..., u] + cu
         tv = node_s[..., v] + cv
         via_v = tv < tu
@@ -715,12 +723,16 @@ class RoadNetwork:
 
     def _same_edge_pairs(self, a: Snap, b: Snap) -> tuple[np.ndarray, np.ndarray]:
         """All pairs (i in a, j in b) on the same edge."""
+        mark = np.zeros(self.n_edges, dtype=bool)
+        mark[b.edge] = True
+        ia0 = np.flatnonzero(mark[a.edge])  # usually few: skip the search for the rest
         order = np.argsort(b.edge, kind="stable")
         be = b.edge[order]
-        lo = np.searchsorted(be, a.edge, "left")
-        hi = np.searchsorted(be, a.edge, "right")
+        ae = a.edge[ia0]
+        lo = np.searchsorted(be, ae, "left")
+        hi = np.searchsorted(be, ae, "right")
         cnt = hi - lo
-        ia = np.repeat(np.arange(len(a)), cnt)
+        ia = np.repeat(ia0, cnt)
         jb = order[np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())]
         return ia, jb
 
@@ -992,7 +1004,7 @@ class RoadNetwork:
         for bi, hi in enumerate(mins):
             sel = band <= bi if cumulative else band == bi
             if sel.any():
-                geom = _cells_union(ukey[sel], cell)
+                geom = cells_union(ukey[sel], cell)
                 rows.append(
                     {
                         "site_id": site_id,
@@ -1077,8 +1089,8 @@ class SiteTimes:
 
         Returns
         -------
-        GeoDataFrame (EPSG:4326, the input points' geometry) with ``id``, ``site_id`` (None when
-        no site can be reached), ``time_s``, ``time_min`` (NaN when unreachable), ``snap_m``,
+        GeoDataFrame (EPSG:4326, the input points' geometry) with ``id``, ``site_id`` (missing
+        when no site can be reached), ``time_s``, ``time_min`` (NaN when unreachable), ``snap_m``,
         ``off_network``, ``island``, ``reachable``.
         """
         xy = self.network._points_xy(points, "points")
@@ -1409,13 +1421,28 @@ def _join_dangling(
     return xy, vpart, int(len(ends))
 
 
-def _cells_union(ij: np.ndarray, cell: float) -> shapely.Geometry:
-    """Union of grid cells (i, j) of size ``cell``: rows merged into runs first, then a coverage
-    union (the runs do not overlap, so this is fast)."""
+def cells_union(ij: np.ndarray, cell: float) -> shapely.Geometry:
+    """Union of grid cells (i, j) of size ``cell``, as a valid (multi)polygon.
+
+    Cells are merged into runs along rows; each run is drawn with a vertex at every cell corner
+    of its top and bottom edges, so runs of neighbouring rows share their vertices exactly (a
+    valid coverage, no T-junctions) and GEOS's fast coverage union applies. Collinear vertices
+    are then dropped. (Plain run boxes are not a valid coverage: their coverage union leaves
+    touching pieces, an invalid MultiPolygon.)
+    """
     order = np.lexsort((ij[:, 0], ij[:, 1]))
     i, j = ij[order, 0], ij[order, 1]
     brk = np.r_[True, (j[1:] != j[:-1]) | (i[1:] != i[:-1] + 1)]
     start = np.flatnonzero(brk)
     end = np.r_[start[1:], len(i)] - 1
-    boxes = shapely.box(i[start] * cell, j[start] * cell, (i[end] + 1) * cell, (j[end] + 1) * cell)
-    return shapely.coverage_union_all(boxes)
+    i0, i1, j = i[start], i[end], j[start]
+    nv = i1 - i0 + 2  # vertices on the bottom (and on the top) edge of each run
+    n = 2 * nv
+    run = np.repeat(np.arange(len(i0)), n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    m = nv[run]
+    bottom = k < m
+    x = np.where(bottom, i0[run] + k, i0[run] + (2 * m - 1 - k))
+    y = np.where(bottom, j[run], j[run] + 1)
+    rings = shapely.linearrings(np.column_stack([x, y]).astype(float) * cell, indices=run)
+    return shapely.simplify(shapely.coverage_union_all(shapely.polygons(rings)), 0.0)

@@ -618,3 +618,12 @@ def test_non_line_roads_rejected():
     )
     with pytest.raises(InputError, match="not a line"):
         RoadNetwork.from_roads(gdf)
+
+
+def test_isochrone_polygons_are_valid(demo):
+    # run boxes of neighbouring rows do not share vertices; a plain coverage union of them is
+    # an invalid MultiPolygon (touching pieces) -- cells_union must give valid polygons
+    from geo import analyses
+
+    iso = analyses.isochrones(demo, "walk", (5, 10, 15))
+    assert len(iso) and iso.geometry.is_valid.all()
