@@ -201,3 +201,30 @@ def _choose_layer(page, sidebar, title: str) -> None:
             page.keyboard.press("Escape")
     expect(field).to_have_value(title)
     sidebar.get_by_role("heading", name="Load a layer").click()  # close any open list
+
+
+def test_crowd_points_become_crowd_zones(page, tmp_path):
+    import pandas as pd
+
+    from geo import crowd
+
+    pts = crowd.synthetic_points(50_000, seed=3, centre=(121.657, 31.144), extent_m=6000)
+    csv = tmp_path / "telecom_points.csv"
+    pts.to_csv(csv, index=False)
+    _map(page)
+    _settle(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Crowd points → crowd zones").click()
+    form = sidebar.locator('[data-testid="stForm"]').filter(has_text="Aggregate and replace")
+    form.locator('input[type="file"]').set_input_files(str(csv))
+    _settle(page)
+    form.get_by_role("button", name="Aggregate and replace crowd zones").click()
+    page.get_by_text(
+        re.compile(r"telecom_points\.csv: [\d,]+ people in [\d,]+ cells")
+    ).first.wait_for(timeout=60_000)
+    total = float(pd.read_csv(csv)["devices"].sum())
+    expect(page.locator("body")).to_contain_text(f"{total:,.0f}", timeout=30_000)
+    frame = _map(page)
+    # the feature group is swapped in place a moment after the rerun
+    expect(frame.locator("path.co-crowd_zones")).not_to_have_count(23, timeout=30_000)
+    assert frame.locator("path.co-crowd_zones").count() > 23

@@ -12,7 +12,7 @@ from geo import io, live, mapview, situation
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
-from geo.ui import catchment_panel, cordon_panel, staging_panel, state
+from geo.ui import catchment_panel, cordon_panel, crowd_panel, staging_panel, state
 
 DATUMS = {
     "WGS-84 (GPS, OpenStreetMap)": "wgs84",
@@ -54,6 +54,7 @@ def render() -> None:
 
     with st.sidebar:
         _upload_panel(sc)
+        crowd_panel.controls(sc)
         _export_panel(sc)
         _data_notes(sc)
 

@@ -1,0 +1,58 @@
+"""Crowd points: a telecom file of device counts (millions of points) becomes the crowd zones."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from geo import crowd
+from geo.errors import InputError
+from geo.layers import validate
+from geo.scenario import Scenario
+from geo.ui import state
+
+
+def controls(sc: Scenario) -> None:
+    with st.expander("Crowd points → crowd zones"):
+        with st.form("crowd"):
+            file = st.file_uploader(
+                "Points (Parquet, GeoParquet or CSV with lon, lat[, devices])",
+                type=["parquet", "geoparquet", "csv", "gz"],
+            )
+            cell = st.select_slider("Grid cell (m)", [50, 100, 200, 250, 500, 1000], value=250)
+            gcj = st.checkbox("Coordinates are GCJ-02 (Amap, Tencent)")
+            run = st.form_submit_button("Aggregate and replace crowd zones")
+        if run and file is not None:
+            _aggregate(sc, file, float(cell), "gcj02" if gcj else "wgs84")
+
+
+def _aggregate(sc: Scenario, file, cell_m: float, datum: str) -> None:
+    bar = st.progress(0.0, text=f"Reading {file.name}…")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(file.name).name
+        path.write_bytes(file.getvalue())
+        try:
+            grid = crowd.aggregate_grid(
+                str(path),
+                cell_m,
+                crs=sc.metric_crs(),
+                datum=datum,
+                observed_at=state.now(sc),
+                tz=sc.settings.timezone,
+                progress=lambda done, total: bar.progress(
+                    min(done / total, 1.0) if total else 0.0,
+                    text=f"Aggregating {file.name}: {100 * done / max(total, 1):.0f} %",
+                ),
+            )
+            layer, report = validate(grid, "crowd_zones", source=file.name, tz=sc.settings.timezone)
+        except InputError as exc:
+            bar.empty()
+            st.error(f"**{file.name} was not loaded; the scenario is unchanged.**\n\n{exc}")
+            return
+    bar.empty()
+    state.replace(sc.with_layer("crowd_zones", layer, report))
+    state.remember(report)
+    st.success(f"{file.name}: {layer['people'].sum():,.0f} people in {len(layer):,} cells")
+    st.rerun()
