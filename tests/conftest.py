@@ -44,7 +44,9 @@ def _free_port() -> int:
 class AppServer:
     """A Streamlit server running app.py on loopback, for browser tests."""
 
-    def __init__(self, scenario: str | None = None) -> None:
+    def __init__(
+        self, scenario: str | None = None, args: list[str] | None = None, env: dict | None = None
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
@@ -59,10 +61,17 @@ class AppServer:
             "--server.fileWatcherType=none",
             "--browser.gatherUsageStats=false",
         ]
-        if scenario:
-            cmd += ["--", "--scenario", scenario]
+        app_args = (["--scenario", scenario] if scenario else []) + list(args or [])
+        if app_args:
+            cmd += ["--", *app_args]
         self.log = open(ARTIFACTS_DIR() / f"streamlit-{self.port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
