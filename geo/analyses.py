@@ -21,16 +21,22 @@ Mode = Literal["walk", "drive"]
 CATCHMENT_KINDS: tuple[str, ...] = ("voronoi", "travel_time", "balanced")
 
 
+def _require(sc: Scenario, kind: str, expected: str) -> gpd.GeoDataFrame:
+    """The layer ``kind``, or an InputError saying the scenario has none."""
+    gdf = sc.layer(kind)
+    if len(gdf) == 0:
+        raise InputError(
+            f"the scenario has no {kind.replace('_', ' ')}",
+            file=sc.source,
+            field=kind,
+            expected=expected,
+        )
+    return gdf
+
+
 def road_network(sc: Scenario) -> network.RoadNetwork:
     """The scenario's road network (built once per roads layer and speeds, then cached)."""
-    roads = sc.layer("roads")
-    if len(roads) == 0:
-        raise InputError(
-            "the scenario has no roads",
-            file=sc.source,
-            field="roads",
-            expected="a roads layer (GeoJSON, GeoPackage, Shapefile or OSM .osm.pbf)",
-        )
+    roads = _require(sc, "roads", "a roads layer (GeoJSON, GeoPackage, Shapefile or OSM .osm.pbf)")
     return network.network_for(
         roads, speeds=dict(sc.settings.drive_speeds_kmh), walk_kmh=float(sc.settings.walk_kmh)
     )
@@ -75,14 +81,7 @@ def catchments(
         raise InputError(
             f"unknown catchment kind '{kind}'", field="kind", expected=", ".join(CATCHMENT_KINDS)
         )
-    sites = sc.layer("testing_sites")
-    if len(sites) == 0:
-        raise InputError(
-            "the scenario has no testing sites",
-            file=sc.source,
-            field="testing_sites",
-            expected="at least one testing site",
-        )
+    sites = _require(sc, "testing_sites", "at least one testing site")
     cells = demand(sc, cell_m, within)
     if len(cells) == 0:
         raise InputError(
@@ -111,14 +110,7 @@ def isochrones(
     sc: Scenario, mode: Mode = "walk", minutes: tuple[float, ...] = (5, 10, 15, 30)
 ) -> gpd.GeoDataFrame:
     """Travel-time bands around every testing site."""
-    sites = sc.layer("testing_sites")
-    if len(sites) == 0:
-        raise InputError(
-            "the scenario has no testing sites",
-            file=sc.source,
-            field="testing_sites",
-            expected="at least one testing site",
-        )
+    sites = _require(sc, "testing_sites", "at least one testing site")
     return road_network(sc).isochrones(sites, mode, tuple(minutes))
 
 
@@ -333,3 +325,16 @@ def with_deadline(sc: Scenario, clock: str) -> Scenario:
             expected="HH:MM such as 23:00, or ISO 8601",
         ) from exc
     return replace(sc, settings=replace(sc.settings, deadline=t.isoformat()))
+
+
+def lockdown_area(sc: Scenario) -> Any:
+    """The lockdown zone of the standing cordon (a polygon), or an InputError when there is no
+    open incident severe enough to have one."""
+    cordon_result = standing_cordon(sc)
+    if cordon_result is None:
+        raise InputError(
+            "no open incident of severity 4-5, so no lockdown zone",
+            field="demand",
+            expected="everyone in the crowd zones instead",
+        )
+    return cordon_result.bands.set_index("band").geometry["lockdown"]

@@ -142,16 +142,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
     sc = _scenario(args.scenario)
     if args.deadline:
         sc = analyses.with_deadline(sc, args.deadline)
-    within = None
-    if args.demand == "lockdown":
-        cordon = analyses.standing_cordon(sc)
-        if cordon is None:
-            raise InputError(
-                "no open incident of severity 4-5, so no lockdown zone",
-                field="--demand",
-                expected="--demand all",
-            )
-        within = cordon.bands.set_index("band").geometry["lockdown"]
+    within = analyses.lockdown_area(sc) if args.demand == "lockdown" else None
     r = analyses.stage(
         sc,
         args.objective,

@@ -55,7 +55,7 @@ def controls(sc: Scenario) -> None:
     if run:
         try:
             with st.spinner("Optimising…"):
-                area = _lockdown(sc) if scope == "lockdown" else None
+                area = analyses.lockdown_area(sc) if scope == "lockdown" else None
                 result = analyses.stage(
                     sc,
                     objective,
@@ -78,17 +78,6 @@ def controls(sc: Scenario) -> None:
         }
     if st.session_state.get("staging_result") and st.button("Clear plan"):
         st.session_state.pop("staging_result")
-
-
-def _lockdown(sc: Scenario):
-    cordon = analyses.standing_cordon(sc)
-    if cordon is None:
-        raise InputError(
-            "no open incident of severity 4-5, so no lockdown zone",
-            field="demand",
-            expected="'Everyone in the crowd zones'",
-        )
-    return cordon.bands.set_index("band").geometry["lockdown"]
 
 
 def _current() -> dict | None:
