@@ -143,9 +143,13 @@ def test_upload_adds_a_layer_and_bad_upload_explains(page, tmp_path):
         encoding="utf-8",
     )
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.locator('input[type="file"]').wait_for(state="attached")
+    sidebar.locator('[data-testid="stForm"]').filter(has_text="Add to map").locator(
+        'input[type="file"]'
+    ).wait_for(state="attached")
     _choose_layer(page, sidebar, "Incidents")
-    sidebar.locator('input[type="file"]').set_input_files(str(good))
+    sidebar.locator('[data-testid="stForm"]').filter(has_text="Add to map").locator(
+        'input[type="file"]'
+    ).set_input_files(str(good))
     sidebar.get_by_text("append", exact=True).click()
     sidebar.get_by_role("heading", name="Load a layer").click()
     _settle(page)
@@ -171,7 +175,9 @@ def test_upload_adds_a_layer_and_bad_upload_explains(page, tmp_path):
         )
     )
     _choose_layer(page, sidebar, "Testing sites")
-    sidebar.locator('input[type="file"]').set_input_files(str(bad))
+    sidebar.locator('[data-testid="stForm"]').filter(has_text="Add to map").locator(
+        'input[type="file"]'
+    ).set_input_files(str(bad))
     sidebar.get_by_role("heading", name="Load a layer").click()
     _settle(page)
     sidebar.get_by_role("button", name="Add to map").click()
