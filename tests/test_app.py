@@ -139,3 +139,14 @@ def test_staging_panel_suggests_numbered_sites(demo):
         or "st_folium" in str(getattr(c, "proto", ""))[:2000]
     )
     assert "co-label-staging" in json.loads(comp.proto.json_args)["feature_group"]
+
+
+def test_full_export_offers_zip_and_report():
+    at = _run()
+    next(b for b in at.sidebar.button if b.label == "Draw cordon").click()
+    at.run()
+    next(b for b in at.sidebar.button if b.label.startswith("Prepare full export")).click()
+    at.run()
+    assert not at.exception
+    labels = [d.label for d in at.sidebar.get("download_button")]
+    assert "Everything · zip" in labels and "Situation report · HTML (offline)" in labels

@@ -116,3 +116,15 @@ def _json_safe(gdf):
     if "id" not in out.columns and "site_id" in out.columns:
         out.insert(0, "id", out["site_id"])
     return out
+
+
+def exports() -> tuple[dict, dict]:
+    res = _current()
+    if not res:
+        return {}, {}
+    out = {f"catchments_{res['kind']}_{res['mode']}": res["result"].sites}
+    if res["isochrones"] is not None:
+        out[f"isochrones_{res['mode']}"] = res["isochrones"]
+    table = res["result"].sites.drop(columns="geometry")
+    cols = [c for c in TABLE_COLUMNS if c in table.columns]
+    return out, {"Catchments": table[cols].rename(columns=TABLE_COLUMNS)}

@@ -142,3 +142,13 @@ def results() -> None:
         "checkpoints.geojson",
         mime="application/geo+json",
     )
+
+
+def exports() -> tuple[dict, dict]:
+    """(results to export as GeoJSON, tables for the report) of the current cordon."""
+    res = _current()
+    if not res:
+        return {}, {}
+    bands, cps, _ = res
+    table = bands.drop(columns="geometry")[["band", "band_zh", "people", "area_km2"]]
+    return {"cordon_bands": bands, "checkpoints": cps}, {"Cordon": table}

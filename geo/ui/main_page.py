@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import io, live, mapview, situation
+from geo import io, live, mapview, report, situation
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
@@ -211,6 +211,47 @@ def _export_panel(sc: scen.Scenario) -> None:
         key="dl-gpkg",
         width="stretch",
     )
+    _full_export(sc)
+
+
+def _full_export(sc: scen.Scenario) -> None:
+    """Everything in one zip: GeoJSON per layer and result, GeoPackage, offline HTML report."""
+    if st.button("Prepare full export (zip + report)", width="stretch"):
+        results, tables = {}, {}
+        for panel in (cordon_panel, catchment_panel, staging_panel):
+            r, t = panel.exports()
+            results.update(r)
+            tables.update(t)
+        extra = [
+            *cordon_panel.map_layers(),
+            *catchment_panel.map_layers(),
+            *staging_panel.map_layers(),
+        ]
+        with st.spinner("Writing the export…"):
+            page = report.situation_report(sc, extra, tables=tables)
+            st.session_state["full_export"] = (
+                state.version(),
+                report.export_zip(sc, results, page),
+                page,
+            )
+    ready = st.session_state.get("full_export")
+    if ready and ready[0] == state.version():
+        st.download_button(
+            "Everything · zip",
+            ready[1],
+            "cityops_export.zip",
+            mime="application/zip",
+            width="stretch",
+            key="dl-zip",
+        )
+        st.download_button(
+            "Situation report · HTML (offline)",
+            ready[2],
+            "situation_report.html",
+            mime="text/html",
+            width="stretch",
+            key="dl-report",
+        )
 
 
 def _data_notes(sc: scen.Scenario) -> None:

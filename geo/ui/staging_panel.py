@@ -153,3 +153,19 @@ def results() -> None:
         f"plan_{res['objective']}.geojson",
         mime="application/geo+json",
     )
+
+
+def exports() -> tuple[dict, dict]:
+    res = _current()
+    if not res or len(res["result"].sites) == 0:
+        return {}, {}
+    sites = res["result"].sites
+    cols = [
+        c
+        for c in ("rank", "candidate_id", "people", "mean_cost", "max_cost", "reason")
+        if c in sites.columns
+    ]
+    return (
+        {f"plan_{res['objective']}": sites},
+        {f"Staging: {OBJECTIVE_LABELS[res['objective']]}": sites[cols]},
+    )
