@@ -15,6 +15,9 @@ from geo.ui import state
 
 
 def controls(sc: Scenario) -> None:
+    flash = st.session_state.get("crowd_flash")
+    if flash:
+        st.success(flash)  # outside the expander, which is closed again after the rerun
     with st.expander("Crowd points → crowd zones"):
         with st.form("crowd"):
             file = st.file_uploader(
@@ -54,5 +57,8 @@ def _aggregate(sc: Scenario, file, cell_m: float, datum: str) -> None:
     bar.empty()
     state.replace(sc.with_layer("crowd_zones", layer, report))
     state.remember(report)
-    st.success(f"{file.name}: {layer['people'].sum():,.0f} people in {len(layer):,} cells")
+    # the message must outlive the rerun that redraws the map
+    st.session_state["crowd_flash"] = (
+        f"{file.name}: {layer['people'].sum():,.0f} people in {len(layer):,} cells"
+    )
     st.rerun()
