@@ -1044,8 +1044,9 @@ def p_median(
     k : number of new sites, 1 <= k <= m - len(fixed).
     weights : (n,) people per demand point (default 1 each).
     fixed : candidate columns that are open already (existing sites); not counted in k.
-    exact : True = MILP (HiGHS), False = heuristic, None = MILP when rows x candidates <=
-        ``EXACT_MAX_PAIRS``. The heuristic always runs first (fallback if the MILP times out).
+    exact : True = MILP (HiGHS), False = heuristic, None = the heuristic and, if its bound
+        leaves a gap and rows x candidates <= ``EXACT_MAX_PAIRS``, the MILP. The heuristic
+        always runs first (the fallback if the MILP times out).
     time_limit : seconds for the whole call (the heuristic stops searching earlier when its
         Lagrangian bound proves optimality or further perturbations stop paying off).
     seed : random seed of the heuristic's perturbations (results are deterministic per seed).
@@ -1069,7 +1070,9 @@ def p_median(
     _require_reachable(cr, rows)
     cp, pen = _penalise(cr, wr)
     wc = wr[:, None] * cp
-    use_exact = exact if exact is not None else wc.size <= EXACT_MAX_PAIRS
+    # exact=None: the heuristic with its bound, then the MILP if a gap is left on a small
+    # instance (proving the heuristic optimal is usually much faster than the MILP).
+    use_exact = exact is True
     notes: list[str] = []
 
     # Heuristic first: cheap, and the fallback if the MILP runs out of time. Its gap is
@@ -1095,6 +1098,7 @@ def p_median(
         if _gap(obj, bound) > 1e-9:
             bound = max(bound, lag.run(obj, max(0.1, 0.5 * clock.left())))
         optimal = _gap(obj, bound) <= 1e-9
+        use_exact = not optimal and exact is None and wc.size <= EXACT_MAX_PAIRS
     if use_exact and not optimal:
         ms, mb, mopt = _pm_milp(wc, kt, fx, clock.left())
         if ms is not None:
@@ -1405,9 +1409,10 @@ def max_coverage(
     """k sites that put the most people within ``within`` (cost <= within counts as covered).
 
     Parameters are as for :func:`p_median`; ``within`` is in the cost's unit. Demand rows that
-    the same candidates cover are merged first (exact), then the MILP (small instances, or
-    ``exact=True``) or greedy + swap search with perturbations runs; the bound is the MILP's,
-    the LP relaxation's, or a Lagrangian one.
+    the same candidates cover are merged first (exact). Then greedy + swap search with
+    perturbations, certified by the LP relaxation (or a Lagrangian bound when big); with
+    ``exact=None`` the MILP follows only if a gap is left and the merged matrix has at most
+    ``EXACT_MAX_COVER_NNZ`` non-zeros; ``exact=True`` goes to the MILP straight away.
 
     Returns
     -------
@@ -1503,14 +1508,15 @@ def _cov_solve(
             True,
         )
     nnz = int(a.sum())
-    use_exact = exact if exact is not None else nnz <= EXACT_MAX_COVER_NNZ
     acsr = _csr(a)
     state = _CoverSwap(a, acsr, wa, _cov_greedy(a, acsr, wa, kt, fx), len(fx))
     state.search(clock)
     sites, obj = state.sites.copy(), state.objective
     total = float(wa.sum())
     bound = total
-    if not use_exact:
+    if exact is not True:
+        # Heuristic first, certified by a bound; the MILP only if a gap is left (exact=None
+        # on small instances): it is often slower than proving the heuristic optimal.
         if nnz <= LP_BOUND_MAX_NNZ:
             _, lp, ok = _cov_milp(a, wa, kt, fx, max(0.5, 0.3 * clock.left()), relax=True)
             bound = min(bound, lp) if ok else bound
@@ -1526,7 +1532,8 @@ def _cov_solve(
             lambda val: _gap(val, bound) <= 1e-9,
         )
         sites, obj = state.sites.copy(), state.objective
-        return sites, obj, max(bound, obj), "heuristic", _gap(obj, bound) <= 1e-9
+        if _gap(obj, bound) <= 1e-9 or exact is False or nnz > EXACT_MAX_COVER_NNZ:
+            return sites, obj, max(bound, obj), "heuristic", _gap(obj, bound) <= 1e-9
     ms, mb, mopt = _cov_milp(a, wa, kt, fx, clock.left(), relax=False)
     method = "heuristic"
     if ms is not None:
