@@ -33,11 +33,7 @@ CSS = """
 def render() -> None:
     """Draw the page for the configured scenario (the demo by default)."""
     st.markdown(CSS, unsafe_allow_html=True)
-    err = state.load_error()
-    if err is not None:
-        st.error(f"Could not open the scenario.\n\n{err}")
-        st.stop()
-    sc = state.live_scenario()
+    sc = state.scenario_or_stop()
     _count_run()
 
     st.title(sc.name)

@@ -104,3 +104,12 @@ def now(sc: scen.Scenario):
     if store() is not None or t is None:
         return pd.Timestamp.now(tz=sc.settings.timezone)
     return t
+
+
+def scenario_or_stop() -> scen.Scenario:
+    """The live scenario, or a message saying why it cannot be opened (and the page stops)."""
+    err = load_error()
+    if err is not None:
+        st.error(f"Could not open the scenario.\n\n{err}")
+        st.stop()
+    return live_scenario()

@@ -44,11 +44,7 @@ iframe[title="streamlit_folium.st_folium"] { height: calc(100vh - 19rem) !import
 
 def render() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
-    err = state.load_error()
-    if err is not None:
-        st.error(f"Could not open the scenario.\n\n{err}")
-        st.stop()
-    sc = state.live_scenario()
+    sc = state.scenario_or_stop()
     now = state.now(sc)
     cordon, catch = _analyses(sc)
     figs = situation.wall_figures(sc, catch, cordon)
