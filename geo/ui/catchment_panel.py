@@ -46,22 +46,12 @@ def controls(sc: Scenario) -> None:
         except InputError as exc:
             st.error(f"Catchments could not be computed.\n\n{exc}")
             return
-        st.session_state["catchment_result"] = {
-            "version": state.version(),
-            "kind": kind,
-            "mode": mode,
-            "result": result,
-            "isochrones": bands,
-        }
-    if st.session_state.get("catchment_result") and st.button("Clear catchments"):
-        st.session_state.pop("catchment_result")
+        state.keep_result("catchment_result", kind=kind, mode=mode, result=result, isochrones=bands)
+    state.clear_button("catchment_result", "Clear catchments")
 
 
 def _current() -> dict | None:
-    res = st.session_state.get("catchment_result")
-    if res and res["version"] == state.version():
-        return res
-    return None
+    return state.result("catchment_result")
 
 
 def map_layers() -> list[mapview.MapLayer]:

@@ -56,9 +56,8 @@ def controls(sc: Scenario) -> None:
         except InputError as exc:
             st.error(f"The cordon could not be drawn.\n\n{exc}")
             return
-        st.session_state["cordon_result"] = {"version": state.version(), "result": result}
-    if st.session_state.get("cordon_result") and st.button("Clear cordon"):
-        st.session_state.pop("cordon_result")
+        state.keep_result("cordon_result", result=result)
+    state.clear_button("cordon_result", "Clear cordon")
 
 
 def _run(sc, chosen, by, rings, mode, footpaths, clicked):
@@ -99,8 +98,8 @@ def _run(sc, chosen, by, rings, mode, footpaths, clicked):
 
 
 def _current():
-    res = st.session_state.get("cordon_result")
-    return res["result"] if res and res["version"] == state.version() else None
+    res = state.result("cordon_result")
+    return res["result"] if res else None
 
 
 def map_layers() -> list[mapview.MapLayer]:

@@ -68,21 +68,19 @@ def controls(sc: Scenario) -> None:
         except InputError as exc:
             st.error(f"No plan.\n\n{exc}")
             return
-        st.session_state["staging_result"] = {
-            "version": state.version(),
-            "result": result,
-            "objective": objective,
-            "resource": resource,
-            "within": float(within),
-            "mode": mode,
-        }
-    if st.session_state.get("staging_result") and st.button("Clear plan"):
-        st.session_state.pop("staging_result")
+        state.keep_result(
+            "staging_result",
+            result=result,
+            objective=objective,
+            resource=resource,
+            within=float(within),
+            mode=mode,
+        )
+    state.clear_button("staging_result", "Clear plan")
 
 
 def _current() -> dict | None:
-    res = st.session_state.get("staging_result")
-    return res if res and res["version"] == state.version() else None
+    return state.result("staging_result")
 
 
 def map_layers() -> list[mapview.MapLayer]:

@@ -113,3 +113,20 @@ def scenario_or_stop() -> scen.Scenario:
         st.error(f"Could not open the scenario.\n\n{err}")
         st.stop()
     return live_scenario()
+
+
+def keep_result(key: str, **data: Any) -> None:
+    """Remember an analysis result for this session, stamped with the scenario's version."""
+    st.session_state[key] = {"version": version(), **data}
+
+
+def result(key: str) -> dict | None:
+    """The result kept under ``key``, if it was computed on the current scenario."""
+    res = st.session_state.get(key)
+    return res if res and res["version"] == version() else None
+
+
+def clear_button(key: str, label: str) -> None:
+    """A button that forgets the result kept under ``key`` (shown only when there is one)."""
+    if st.session_state.get(key) and st.button(label):
+        st.session_state.pop(key)
