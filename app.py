@@ -11,7 +11,7 @@ import sys
 
 import streamlit as st
 
-from geo.ui import main_page, state, wall_page
+from geo.ui import analyst_page, state, wall_page
 
 
 def _args() -> argparse.Namespace:
@@ -22,7 +22,8 @@ def _args() -> argparse.Namespace:
     return parser.parse_known_args(sys.argv[1:])[0]
 
 
-view = st.query_params.get("view", "main")
+# ?view=wall is the wall screen; anything else (?view=analyst, or none) the analyst's workbench.
+view = st.query_params.get("view", "analyst")
 st.set_page_config(
     page_title="CityOps",
     page_icon="🗺️",
@@ -31,4 +32,4 @@ st.set_page_config(
 )
 args = _args()
 state.configure(args.scenario, args.store, float(args.refresh) if args.refresh else None)
-(wall_page if view == "wall" else main_page).render()
+(wall_page if view == "wall" else analyst_page).render()

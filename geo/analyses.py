@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from geo import catchment, network
 from geo.errors import InputError
@@ -338,3 +339,65 @@ def lockdown_area(sc: Scenario) -> Any:
             expected="everyone in the crowd zones instead",
         )
     return cordon_result.bands.set_index("band").geometry["lockdown"]
+
+
+# --- comparing plans --------------------------------------------------------------------------
+
+PLAN_FIGURES: dict[str, str] = {
+    "new_sites": "New sites",
+    "teams": "Mobile teams",
+    "covered_pct": "People within T (%)",
+    "mean_min": "Mean travel (min)",
+    "max_min": "Worst travel (min)",
+    "finish": "Everyone tested at",
+    "gap_pct": "Gap to optimum (%)",
+}
+
+
+def plan_figures(plan: Staging) -> dict[str, Any]:
+    """The figures two plans are compared on (``PLAN_FIGURES``); missing ones are None."""
+    p = plan.plan
+    finish = getattr(p, "finish_min", None)
+    clock = getattr(p, "clock", None)
+    gap = float(p.gap) if p.gap is not None and np.isfinite(p.gap) else None
+    return {
+        "new_sites": len(plan.sites),
+        "teams": int(getattr(p, "n_teams", len(plan.sites))),
+        "covered_pct": float(plan.after["covered_pct"]),
+        "mean_min": float(plan.after["mean_min"]),
+        "max_min": float(plan.after["max_min"]),
+        "finish": clock(finish) if finish is not None and np.isfinite(finish) and clock else None,
+        "gap_pct": None if gap is None else 100.0 * gap,
+    }
+
+
+def compare_plans(a: Staging, b: Staging) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Two plans side by side.
+
+    Returns
+    -------
+    (table, sites): ``table`` has one row per figure (``PLAN_FIGURES``) with columns ``A``, ``B``
+    and ``B - A`` (numbers only); ``sites`` lists candidate ids ``in_both``, ``only_a``,
+    ``only_b`` (in rank order).
+    """
+    fa, fb = plan_figures(a), plan_figures(b)
+    rows = []
+    for key, label in PLAN_FIGURES.items():
+        va, vb = fa[key], fb[key]
+        numeric = isinstance(va, int | float) and isinstance(vb, int | float)
+        rows.append(
+            {
+                "figure": label,
+                "A": va,
+                "B": vb,
+                "B - A": (vb - va) if numeric and np.isfinite(va) and np.isfinite(vb) else None,
+            }
+        )
+    ids_a = [str(x) for x in a.sites.get("candidate_id", pd.Series(dtype=str))]
+    ids_b = [str(x) for x in b.sites.get("candidate_id", pd.Series(dtype=str))]
+    sites = {
+        "in_both": [i for i in ids_a if i in ids_b],
+        "only_a": [i for i in ids_a if i not in ids_b],
+        "only_b": [i for i in ids_b if i not in ids_a],
+    }
+    return pd.DataFrame(rows), sites

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -316,6 +316,8 @@ def add_layer(m: folium.Map | folium.FeatureGroup, layer: MapLayer) -> folium.Fe
 def layer_group(layer: MapLayer) -> folium.FeatureGroup:
     """``layer`` as one toggleable feature group (not yet on a map)."""
     group = folium.FeatureGroup(name=layer.name, show=layer.show)
+    if not layer.show:
+        group.add_child(_StartHidden())
     if len(layer.gdf):
         gdf = layer.gdf
         styles, tips, radii = [], [], []
@@ -437,6 +439,7 @@ def build_map(
     base_url: str = "",
     online_tiles: bool = False,
     full_height: bool = False,
+    hidden: Collection[str] = (),
 ) -> folium.Map:
     """A folium map of ``scenario`` with every layer, ``extra`` result layers, legend and switcher.
 
@@ -451,8 +454,9 @@ def build_map(
     base_url : Streamlit's ``server.baseUrlPath`` when the app is served under a prefix.
     online_tiles : add OpenStreetMap tiles (needs internet; off by default).
     full_height : the map fills its frame's height (the wall screen sizes the frame by CSS).
+    hidden : keys of layers listed in the layer switcher but not shown at first.
     """
-    m, layers = _base(scenario, extra, theme, assets, base_url, online_tiles, full_height)
+    m, layers = _base(scenario, extra, theme, assets, base_url, online_tiles, full_height, hidden)
     for layer in layers:
         add_layer(m, layer)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
@@ -496,6 +500,7 @@ def _base(
     base_url: str = "",
     online_tiles: bool = False,
     full_height: bool = False,
+    hidden: Collection[str] = (),
 ) -> tuple[folium.Map, list[MapLayer]]:
     bounds = scenario.extent().total_bounds
     m = folium.Map(
@@ -518,6 +523,8 @@ def _base(
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", max_zoom=19).add_to(m)
 
     layers = [*scenario_layers(scenario, theme), *extra]
+    if hidden:
+        layers = [replace(layer, show=False) if layer.key in hidden else layer for layer in layers]
     # The legend depends on which layers exist, not on their data, so a refresh keeps it.
     legend = [item for layer in layers if layer.show for item in layer.legend]
     m.add_child(Legend(scenario.name, legend))
@@ -534,6 +541,24 @@ FILL_CSS = """<style>
 .co-legend, .leaflet-control-layers { font-size: clamp(14px, 0.85vw, 30px) !important; }
 .co-swatch { width: 1em; height: 1em; }
 </style>"""
+
+
+class _StartHidden(MacroElement):
+    """Take a feature group off the map right after it is first added, so it starts unchecked in
+    the layer switcher. folium's ``show=False`` does that for a map's own groups, but
+    streamlit-folium adds ``feature_group_to_add`` groups unconditionally."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function (group) {
+            var initial = true;
+            setTimeout(function () { initial = false; }, 0);
+            group.once('add', function () {
+                if (initial) setTimeout(function () { group.remove(); }, 0);
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
 
 
 class _Refit(MacroElement):

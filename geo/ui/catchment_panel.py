@@ -8,7 +8,7 @@ import streamlit as st
 from geo import analyses, io, mapview
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state
+from geo.ui import state, urlstate
 
 KIND_LABELS = {
     "travel_time": "Travel time (nearest by road)",
@@ -29,25 +29,52 @@ TABLE_COLUMNS = {
 }
 
 
+URL = urlstate.Panel("catch")
+CELLS_M = [100, 150, 250, 500, 1000]
+
+
 def controls(sc: Scenario) -> None:
-    """Sidebar controls; a run stores its result in the session."""
+    """Sidebar controls; a run stores its result in the session (and its parameters in the URL)."""
     st.header("Catchments")
+    p = {
+        "kind": URL.get("kind", str, "travel_time", choices=KIND_LABELS),
+        "mode": URL.get("mode", str, "walk", choices=MODE_LABELS),
+        "cell": URL.get("cell", int, 250, choices=CELLS_M),
+        "iso": URL.get("iso", urlstate.as_bool, False),
+    }
     with st.form("catchments"):
-        kind = st.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get)
-        mode = st.radio("Mode", list(MODE_LABELS), format_func=MODE_LABELS.get, horizontal=True)
-        cell_m = st.select_slider("Demand cell (m)", [100, 150, 250, 500, 1000], value=250)
-        iso = st.checkbox("Show isochrones (5/10/15/30 min)")
+        kind = st.selectbox(
+            "Kind",
+            list(KIND_LABELS),
+            format_func=KIND_LABELS.get,
+            index=list(KIND_LABELS).index(p["kind"]),
+        )
+        mode = st.radio(
+            "Mode",
+            list(MODE_LABELS),
+            format_func=MODE_LABELS.get,
+            horizontal=True,
+            index=list(MODE_LABELS).index(p["mode"]),
+        )
+        cell_m = st.select_slider("Demand cell (m)", CELLS_M, value=p["cell"])
+        iso = st.checkbox("Show isochrones (5/10/15/30 min)", value=p["iso"])
         run = st.form_submit_button("Compute catchments")
     if run:
+        p = {"kind": kind, "mode": mode, "cell": int(cell_m), "iso": iso}
+    if run or urlstate.restore_due(URL, "catchment_result"):
         try:
             with st.spinner("Computing catchments…"):
-                result = analyses.catchments(sc, kind, mode, cell_m=float(cell_m))
-                bands = analyses.isochrones(sc, mode) if iso else None
+                result = analyses.catchments(sc, p["kind"], p["mode"], cell_m=float(p["cell"]))
+                bands = analyses.isochrones(sc, p["mode"]) if p["iso"] else None
         except InputError as exc:
             st.error(f"Catchments could not be computed.\n\n{exc}")
             return
-        state.keep_result("catchment_result", kind=kind, mode=mode, result=result, isochrones=bands)
-    state.clear_button("catchment_result", "Clear catchments")
+        state.keep_result(
+            "catchment_result", kind=p["kind"], mode=p["mode"], result=result, isochrones=bands
+        )
+        URL.set(p)
+    if state.clear_button("catchment_result", "Clear catchments"):
+        URL.clear()
 
 
 def _current() -> dict | None:

@@ -10,7 +10,7 @@ from shapely.geometry import Point
 from geo import analyses, io, mapview
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state
+from geo.ui import state, urlstate
 
 CLICKED = "__clicked__"
 BY_LABELS = {
@@ -20,11 +20,31 @@ BY_LABELS = {
 }
 
 
+URL = urlstate.Panel("cordon")
+DEFAULT_RINGS = "500,2000,5000"
+
+
+def _point(text: str) -> tuple[float, float]:
+    lon, lat = (float(v) for v in text.split(","))
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValueError(text)
+    return (lon, lat)
+
+
+def _rings(text: str) -> str:
+    analyses.parse_rings(text)  # raises InputError (a ValueError) when not three limits
+    return text
+
+
 def controls(sc: Scenario) -> None:
     st.header("Cordon")
     inc = sc.layer("incidents")
     options = list(inc["id"])
     labels = dict(zip(inc["id"], inc["name"].fillna(inc["kind"]))) if len(inc) else {}
+    if "clicked_point" not in st.session_state and URL.present:
+        linked = URL.get("point", _point, None)
+        if linked:
+            st.session_state["clicked_point"] = linked
     clicked = st.session_state.get("clicked_point")
     if clicked:
         options.append(CLICKED)
@@ -33,31 +53,59 @@ def controls(sc: Scenario) -> None:
         st.caption(f"Map click at {clicked[1]:.5f} N, {clicked[0]:.5f} E: choose it below.")
     else:
         st.caption("Click on the map to place a new incident.")
+    p = {
+        "ids": URL.get("ids", lambda t: _known(t, options), options[:1]),
+        "by": URL.get("by", str, "distance", choices=BY_LABELS),
+        "rings": URL.get("rings", _rings, DEFAULT_RINGS),
+        "mode": URL.get("mode", str, "walk", choices=("walk", "drive")),
+        "foot": URL.get("foot", urlstate.as_bool, True),
+    }
     with st.form("cordon"):
         chosen = st.multiselect(
             "Incidents",
             options,
-            default=options[:1],
+            default=p["ids"],
             format_func=lambda i: labels.get(i, i),
             help="Click on the map to add a point as a new incident.",
         )
-        by = st.selectbox("Drawn by", list(BY_LABELS), format_func=BY_LABELS.get)
+        by = st.selectbox(
+            "Drawn by",
+            list(BY_LABELS),
+            format_func=BY_LABELS.get,
+            index=list(BY_LABELS).index(p["by"]),
+        )
         rings = st.text_input(
             "Lockdown, control, prevention",
-            "500,2000,5000",
+            p["rings"],
             help="metres, or minutes for travel time",
         )
-        mode = st.radio("Mode (roads)", ["walk", "drive"], horizontal=True)
-        footpaths = st.checkbox("Checkpoints on footpaths too", value=True)
+        mode = st.radio(
+            "Mode (roads)",
+            ["walk", "drive"],
+            horizontal=True,
+            index=["walk", "drive"].index(p["mode"]),
+        )
+        footpaths = st.checkbox("Checkpoints on footpaths too", value=p["foot"])
         run = st.form_submit_button("Draw cordon")
     if run:
+        p = {"ids": chosen, "by": by, "rings": rings, "mode": mode, "foot": footpaths}
+    if run or urlstate.restore_due(URL, "cordon_result"):
         try:
-            result = _run(sc, chosen, by, rings, mode, footpaths, clicked)
+            result = _run(sc, p["ids"], p["by"], p["rings"], p["mode"], p["foot"], clicked)
         except InputError as exc:
             st.error(f"The cordon could not be drawn.\n\n{exc}")
             return
         state.keep_result("cordon_result", result=result)
-    state.clear_button("cordon_result", "Clear cordon")
+        URL.set({**p, "point": clicked if CLICKED in p["ids"] else None})
+    if state.clear_button("cordon_result", "Clear cordon"):
+        URL.clear()
+
+
+def _known(text: str, options: list[str]) -> list[str]:
+    ids = urlstate.as_list(text)
+    if not ids or any(i not in options for i in ids):
+        raise ValueError(text)
+    return ids
 
 
 def _run(sc, chosen, by, rings, mode, footpaths, clicked):

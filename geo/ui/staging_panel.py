@@ -6,11 +6,12 @@ import math
 
 import pandas as pd
 import streamlit as st
+from streamlit_folium import st_folium
 
 from geo import analyses, io, mapview
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state
+from geo.ui import state, urlstate
 
 OBJECTIVE_LABELS = {
     "deadline": "Everyone tested by the deadline (fewest teams)",
@@ -28,8 +29,15 @@ RESOURCE_DEFAULTS = {
 SCOPES = {"lockdown": "People in the lockdown zone", "all": "Everyone in the crowd zones"}
 
 
+URL = urlstate.Panel("stage")
+
+
 def controls(sc: Scenario) -> None:
     st.header("Staging")
+    if "stage_resource" not in st.session_state:
+        st.session_state["stage_resource"] = URL.get(
+            "resource", str, "testing_team", choices=analyses.RESOURCES
+        )
     resource = st.selectbox(
         "Resource",
         list(analyses.RESOURCES),
@@ -37,46 +45,75 @@ def controls(sc: Scenario) -> None:
         key="stage_resource",
     )
     objective0, mode0, t0 = RESOURCE_DEFAULTS[resource]
+    p = {
+        "resource": resource,
+        "goal": URL.get("goal", str, objective0, choices=OBJECTIVE_LABELS),
+        "k": URL.get("k", int, 3, choices=range(1, 51)),
+        "T": URL.get("T", int, t0, choices=range(1, 181)),
+        "mode": URL.get("mode", str, mode0, choices=("walk", "drive")),
+        "lanes": URL.get("lanes", int, 10, choices=range(1, 41)),
+        "scope": URL.get("scope", str, "lockdown", choices=SCOPES),
+    }
     with st.form("staging"):
         objective = st.selectbox(
             "Goal",
             list(OBJECTIVE_LABELS),
             format_func=OBJECTIVE_LABELS.get,
-            index=list(OBJECTIVE_LABELS).index(objective0),
+            index=list(OBJECTIVE_LABELS).index(p["goal"]),
         )
-        k = st.number_input("How many (k)", 1, 50, 3)
-        within = st.number_input("T (minutes)", 1, 180, t0)
+        k = st.number_input("How many (k)", 1, 50, p["k"])
+        within = st.number_input("T (minutes)", 1, 180, p["T"])
         mode = st.radio(
-            "Travel", ["walk", "drive"], index=["walk", "drive"].index(mode0), horizontal=True
+            "Travel", ["walk", "drive"], index=["walk", "drive"].index(p["mode"]), horizontal=True
         )
-        lanes = st.number_input("Lanes per mobile team", 1, 40, 10)
-        scope = st.radio("Demand", list(SCOPES), format_func=SCOPES.get)
+        lanes = st.number_input("Lanes per mobile team", 1, 40, p["lanes"])
+        scope = st.radio(
+            "Demand", list(SCOPES), format_func=SCOPES.get, index=list(SCOPES).index(p["scope"])
+        )
         run = st.form_submit_button("Suggest sites")
     if run:
+        p = {
+            "resource": resource,
+            "goal": objective,
+            "k": int(k),
+            "T": int(within),
+            "mode": mode,
+            "lanes": int(lanes),
+            "scope": scope,
+        }
+    if run or urlstate.restore_due(URL, "staging_result"):
         try:
             with st.spinner("Optimising…"):
-                area = analyses.lockdown_area(sc) if scope == "lockdown" else None
-                result = analyses.stage(
-                    sc,
-                    objective,
-                    k=int(k),
-                    within_min=float(within),
-                    mode=mode,
-                    lanes=int(lanes),
-                    within=area,
-                )
+                result = run_plan(sc, p)
         except InputError as exc:
             st.error(f"No plan.\n\n{exc}")
             return
         state.keep_result(
             "staging_result",
             result=result,
-            objective=objective,
-            resource=resource,
-            within=float(within),
-            mode=mode,
+            objective=p["goal"],
+            resource=p["resource"],
+            within=float(p["T"]),
+            mode=p["mode"],
+            params=p,
         )
-    state.clear_button("staging_result", "Clear plan")
+        URL.set(p)
+    if state.clear_button("staging_result", "Clear plan"):
+        URL.clear()
+
+
+def run_plan(sc: Scenario, p: dict) -> analyses.Staging:
+    """The staging plan for the panel's parameters ``p`` (as kept in the URL)."""
+    area = analyses.lockdown_area(sc) if p["scope"] == "lockdown" else None
+    return analyses.stage(
+        sc,
+        p["goal"],
+        k=int(p["k"]),
+        within_min=float(p["T"]),
+        mode=p["mode"],
+        lanes=int(p["lanes"]),
+        within=area,
+    )
 
 
 def _current() -> dict | None:
@@ -143,6 +180,7 @@ def results() -> None:
         if c in table
     ]
     st.dataframe(table[shown], hide_index=True, width="stretch")
+    _keep_buttons(res)
     out = r.sites.copy()
     out.insert(0, "id", out["candidate_id"].astype(str))
     st.download_button(
@@ -153,17 +191,132 @@ def results() -> None:
     )
 
 
+# --- two plans side by side ---------------------------------------------------------------------
+
+SLOTS = ("A", "B")
+
+
+def _slot_url(slot: str) -> urlstate.Panel:
+    return urlstate.Panel(f"plan{slot}")
+
+
+def _describe(p: dict) -> str:
+    goal = OBJECTIVE_LABELS[p["goal"]].split(" (")[0]
+    k = "" if p["goal"] in ("deadline", "set_cover") else f", k = {p['k']}"
+    return f"{goal}{k}, T = {p['T']} min, {p['mode']}, {SCOPES[p['scope']].lower()}"
+
+
+def _keep_buttons(res: dict) -> None:
+    cols = st.columns(len(SLOTS))
+    for col, slot in zip(cols, SLOTS):
+        if col.button(f"Keep as plan {slot}", key=f"keep-{slot}", width="stretch"):
+            state.keep_result(f"plan_{slot}", result=res["result"], params=res["params"])
+            _slot_url(slot).set(res["params"])
+
+
+def _kept(sc: Scenario, slot: str) -> dict | None:
+    """Plan ``slot`` of this session, or recomputed from the URL (a reload, a shared link)."""
+    url = _slot_url(slot)
+    if urlstate.restore_due(url, f"plan_{slot}"):
+        p = {
+            "resource": url.get("resource", str, "testing_team", choices=analyses.RESOURCES),
+            "goal": url.get("goal", str, "deadline", choices=OBJECTIVE_LABELS),
+            "k": url.get("k", int, 3, choices=range(1, 51)),
+            "T": url.get("T", int, 15, choices=range(1, 181)),
+            "mode": url.get("mode", str, "walk", choices=("walk", "drive")),
+            "lanes": url.get("lanes", int, 10, choices=range(1, 41)),
+            "scope": url.get("scope", str, "lockdown", choices=SCOPES),
+        }
+        try:
+            state.keep_result(f"plan_{slot}", result=run_plan(sc, p), params=p)
+        except InputError as exc:
+            st.error(f"Plan {slot} from the link could not be computed.\n\n{exc}")
+    return state.result(f"plan_{slot}")
+
+
+def compare(sc: Scenario) -> None:
+    """Plans A and B side by side: figures, the difference, and each on its own map."""
+    plans = {slot: _kept(sc, slot) for slot in SLOTS}
+    if not any(plans.values()):
+        return
+    st.subheader("Compare plans")
+    if not all(plans.values()):
+        missing = next(s for s in SLOTS if not plans[s])
+        st.caption(f"Plan {missing} is empty: run another plan and keep it as plan {missing}.")
+    table, sites = (None, None)
+    if all(plans.values()):
+        table, sites = analyses.compare_plans(plans["A"]["result"], plans["B"]["result"])
+    cols = st.columns(len(SLOTS))
+    for col, slot in zip(cols, SLOTS):
+        kept = plans[slot]
+        with col:
+            if not kept:
+                continue
+            r = kept["result"]
+            st.markdown(f"**Plan {slot}** · {_describe(kept['params'])}")
+            f = analyses.plan_figures(r)
+            c1, c2, c3 = st.columns(3)
+            c1.metric(f"Within {kept['params']['T']} min", f"{f['covered_pct']:.1f} %")
+            c2.metric("Worst travel", _fmt(f["max_min"], " min"))
+            c3.metric("Teams · finish", f"{f['teams']} · {f['finish'] or '–'}")
+            page_map = mapview.build_map(
+                sc,
+                [mapview.staging_layer(r.sites, f"Plan {slot}")],
+                base_url=st.get_option("server.baseUrlPath") or "",
+                hidden={"roads", "crowd_zones"},
+            )
+            st_folium(
+                page_map,
+                key=f"plan-map-{slot}",
+                height=420,
+                use_container_width=True,
+                returned_objects=[],
+            )
+            if st.button(f"Forget plan {slot}", key=f"forget-{slot}"):
+                st.session_state.pop(f"plan_{slot}", None)
+                _slot_url(slot).clear()
+                st.rerun()
+    if table is not None:
+        shown = table.copy()
+        for c in ("A", "B", "B - A"):
+            shown[c] = shown[c].map(_cell)
+        st.dataframe(shown, hide_index=True, width="stretch")
+        st.caption(
+            f"Sites in both: {', '.join(sites['in_both']) or 'none'} · only in A: "
+            f"{', '.join(sites['only_a']) or 'none'} · only in B: "
+            f"{', '.join(sites['only_b']) or 'none'}"
+        )
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.1f}"
+    return str(v)
+
+
 def exports() -> tuple[dict, dict]:
+    """The current plan and the kept plans A and B: GeoJSON results and report tables."""
+    out, tables = {}, {}
+    cols = ("rank", "candidate_id", "people", "mean_cost", "max_cost", "reason")
     res = _current()
-    if not res or len(res["result"].sites) == 0:
-        return {}, {}
-    sites = res["result"].sites
-    cols = [
-        c
-        for c in ("rank", "candidate_id", "people", "mean_cost", "max_cost", "reason")
-        if c in sites.columns
-    ]
-    return (
-        {f"plan_{res['objective']}": sites},
-        {f"Staging: {OBJECTIVE_LABELS[res['objective']]}": sites[cols]},
-    )
+    if res and len(res["result"].sites):
+        sites = res["result"].sites
+        out[f"plan_{res['objective']}"] = sites
+        tables[f"Staging: {OBJECTIVE_LABELS[res['objective']]}"] = sites[
+            [c for c in cols if c in sites.columns]
+        ]
+    for slot in SLOTS:
+        kept = state.result(f"plan_{slot}")
+        if kept and len(kept["result"].sites):
+            sites = kept["result"].sites
+            out[f"plan_{slot}"] = sites
+            tables[f"Plan {slot}: {_describe(kept['params'])}"] = sites[
+                [c for c in cols if c in sites.columns]
+            ]
+    a, b = state.result("plan_A"), state.result("plan_B")
+    if a and b:
+        table, _ = analyses.compare_plans(a["result"], b["result"])
+        tables["Plans A and B compared"] = table.astype(str)
+    return out, tables

@@ -126,7 +126,9 @@ def result(key: str) -> dict | None:
     return res if res and res["version"] == version() else None
 
 
-def clear_button(key: str, label: str) -> None:
+def clear_button(key: str, label: str) -> bool:
     """A button that forgets the result kept under ``key`` (shown only when there is one)."""
     if st.session_state.get(key) and st.button(label):
         st.session_state.pop(key)
+        return True
+    return False

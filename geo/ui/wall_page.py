@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 
 from geo import analyses, mapview, situation
 from geo.errors import InputError
-from geo.ui import state
+from geo.ui import state, urlstate
 
 # Hide Streamlit's chrome; size the map iframe to the window (the map inside follows it).
 CSS = """
@@ -58,7 +58,11 @@ def render() -> None:
         )
     extra = mapview.cordon_layers(cordon.bands, cordon.checkpoints) if cordon else []
     live_map = mapview.build_live_map(
-        sc, extra, base_url=st.get_option("server.baseUrlPath") or "", full_height=True
+        sc,
+        extra,
+        base_url=st.get_option("server.baseUrlPath") or "",
+        full_height=True,
+        hidden=set(urlstate.as_list(urlstate.get("hide"))),
     )
     st_folium(
         live_map.base,

@@ -1,8 +1,11 @@
-"""The main page: KPI tiles, the map with every layer, upload and export."""
+"""The analyst's workbench (``?view=analyst``, the default): KPI tiles, the map with every layer
+and result, the cordon, catchment and staging panels, plan comparison, upload and export."""
 
 from __future__ import annotations
 
+import html
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import streamlit as st
@@ -12,7 +15,7 @@ from geo import io, live, mapview, report, situation
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
-from geo.ui import catchment_panel, cordon_panel, crowd_panel, staging_panel, state
+from geo.ui import catchment_panel, cordon_panel, crowd_panel, staging_panel, state, urlstate
 
 DATUMS = {
     "WGS-84 (GPS, OpenStreetMap)": "wgs84",
@@ -47,8 +50,10 @@ def render() -> None:
     cordon_panel.results()
     catchment_panel.results()
     staging_panel.results()
+    staging_panel.compare(sc)
 
     with st.sidebar:
+        _views_link()
         _upload_panel(sc)
         crowd_panel.controls(sc)
         _export_panel(sc)
@@ -65,7 +70,10 @@ def _live_view() -> None:
         *catchment_panel.map_layers(),
         *staging_panel.map_layers(),
     ]
-    live_map = mapview.build_live_map(sc, extra, base_url=st.get_option("server.baseUrlPath") or "")
+    hidden = _layer_picker(sc, extra)
+    live_map = mapview.build_live_map(
+        sc, extra, base_url=st.get_option("server.baseUrlPath") or "", hidden=hidden
+    )
     # The base map stays identical between refreshes (same component key): only the feature
     # groups are swapped, so the user's zoom and pan survive. Only a click comes back: panning
     # and zooming must not rerun the script.
@@ -84,6 +92,36 @@ def _live_view() -> None:
         if st.session_state.get("clicked_point") != point:
             st.session_state["clicked_point"] = point
             st.rerun()  # the Cordon panel offers the point as an incident
+
+
+def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
+    """Which layers are on the map; the hidden ones are kept in the URL (``hide=``), so a new
+    result layer shows up and a reload keeps the choice."""
+    names = {layer.key: layer.name for layer in [*mapview.scenario_layers(sc), *extra]}
+    hidden = set(urlstate.as_list(urlstate.get("hide")))
+    shown = st.multiselect(
+        "On the map",
+        list(names),
+        default=[k for k in names if k not in hidden],
+        format_func=names.get,
+        help="Kept in the page's address: a reload or a shared link shows the same layers. "
+        "The switcher on the map is for a quick look.",
+    )
+    # Hidden layers that are not available now (a result not computed yet) stay hidden.
+    hidden = (hidden - set(names)) | (set(names) - set(shown))
+    urlstate.set_("hide", ",".join(sorted(hidden)) if hidden else None)
+    return hidden
+
+
+def _views_link() -> None:
+    """A link that opens the wall screen with the same layers (and replay time)."""
+    keep = {k: urlstate.get(k) for k in ("hide", "replay", "t") if urlstate.get(k)}
+    query = urllib.parse.urlencode({"view": "wall", **keep})
+    st.markdown(
+        f"<a href='?{html.escape(query)}' target='_blank' id='co-wall-link'>"
+        "Open the wall screen ↗</a>",
+        unsafe_allow_html=True,
+    )
 
 
 def _count_run() -> None:
