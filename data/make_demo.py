@@ -746,6 +746,7 @@ def incidents_layer(park: Polygon, elevated: list[Feature]) -> list[Feature]:
                 "status": "open",
                 "notes": "Resort notice 18:05; park and Disneytown closed; visitors held and "
                 "tested on site (Shine, Sixth Tone, AP).",
+                "origin": "file",
             },
             park,
         ),
@@ -759,6 +760,7 @@ def incidents_layer(park: Polygon, elevated: list[Feature]) -> list[Feature]:
                 "status": "open",
                 "notes": "Made up: station suspended, people gathering at the gates and the bus "
                 "terminal.",
+                "origin": "file",
             },
             Point(sx, sy).buffer(90, quad_segs=4),
         ),
@@ -771,6 +773,7 @@ def incidents_layer(park: Polygon, elevated: list[Feature]) -> list[Feature]:
                 "name": "Congestion on Shenjiang Road elevated towards the resort",
                 "status": "open",
                 "notes": "Made up: queue of buses and cars approaching the west transport hub.",
+                "origin": "file",
             },
             corridor.buffer(40, quad_segs=2),
         ),

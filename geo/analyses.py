@@ -145,16 +145,19 @@ DEFAULT_RINGS_M = (500.0, 2000.0, 5000.0)
 
 
 def standing_cordon(sc: Scenario, min_severity: int = 4):
-    """The cordon around the open incidents of at least ``min_severity`` (straight distance,
-    rings from ``settings.extra["cordon_rings_m"]``), or None when there is no such incident.
+    """The cordon the wall screen shows without anyone running an analysis.
 
-    This is what the wall screen shows without anyone drawing a cordon.
+    A cordon drawn by hand (the scenario's ``cordons`` layer) wins: it is what the commander
+    decided. Otherwise the rings (``settings.extra["cordon_rings_m"]``, straight distance) around
+    the open incidents of at least ``min_severity``; None when there is neither.
     """
     inc = sc.layer("incidents")
-    if len(inc) == 0:
-        return None
-    open_ = inc["status"].fillna("open") == "open"
-    ids = list(inc.loc[open_ & (inc["severity"].astype(float) >= min_severity), "id"])
+    ids: list[str] = []
+    if len(inc):
+        open_ = inc["status"].fillna("open") == "open"
+        ids = list(inc.loc[open_ & (inc["severity"].astype(float) >= min_severity), "id"])
+    if len(sc.layer("cordons")):
+        return cordon(sc, ids, by="drawn")
     if not ids:
         return None
     rings = tuple(sc.settings.extra.get("cordon_rings_m", DEFAULT_RINGS_M))

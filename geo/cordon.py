@@ -85,7 +85,7 @@ from geo.network import (
 from geo.scenario import DEFAULT_STAFF, Scenario
 
 WGS84 = "EPSG:4326"
-By = Literal["distance", "network"]
+By = Literal["distance", "network", "drawn"]
 Unit = Literal["m", "min"]
 Mode = Literal["walk", "drive"]
 
@@ -226,6 +226,66 @@ def _bands_from_zones(zones: list[shapely.Geometry]) -> list[shapely.Geometry]:
     for inner, outer in zip(zones[:-1], zones[1:]):
         out.append(_polygonal(shapely.difference(outer, inner)))
     return out
+
+
+# --- zones drawn by hand -------------------------------------------------------------------------
+
+
+def zones_from_outlines(
+    cordons: gpd.GeoDataFrame, *, crs: CRS | str | int | None = None
+) -> gpd.GeoDataFrame:
+    """Bands from outlines drawn by hand (a ``cordons`` layer: polygons with ``band``).
+
+    The zone of a tier is the union of its outlines and of every inner tier's zone (a control
+    outline drawn inside the lockdown zone does not shrink it); each band is its zone minus the
+    inner zone, so the bands are disjoint as for computed cordons. A tier nobody drew is an empty
+    band.
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326) as :func:`zones_by_distance`, with ``by`` = "drawn", NaN limits
+    and ``incident_ids`` holding the ids of the outlines of each tier.
+
+    Raises
+    ------
+    InputError : no outlines, an outline that is not a polygon, a band that is not one of
+        lockdown, control, prevention.
+    """
+    if cordons is None or len(cordons) == 0:
+        raise InputError(
+            "no cordon has been drawn",
+            field="cordons",
+            expected="at least one outline drawn on the map (or a cordons layer)",
+        )
+    _need_crs(cordons, "cordons")
+    crs = _metric_crs(cordons, crs)
+    ids = _ids(cordons)
+    bands_of = cordons["band"].astype(str).to_numpy() if "band" in cordons else None
+    problems = []
+    if bands_of is None:
+        problems.append(Problem("required column is missing", "cordons", None, "band", "a band"))
+    else:
+        for fid, b in zip(ids, bands_of):
+            if b not in BANDS:
+                problems.append(
+                    Problem(f"unknown band '{b}'", "cordons", fid, "band", ", ".join(BANDS))
+                )
+    geoms = np.asarray(cordons.geometry.to_crs(crs).array, dtype=object)
+    for fid, g in zip(ids, geoms):
+        if g is None or shapely.is_empty(g) or shapely.get_type_id(g) not in (3, 6):
+            problems.append(Problem("not a polygon", "cordons", fid, "geometry", "a polygon"))
+    if problems:
+        raise InputError(problems=problems)
+    geoms = shapely.make_valid(geoms)
+    zones, owners = [], []
+    for b in BANDS:
+        mine = bands_of == b
+        zone = _polygonal(shapely.union_all(geoms[mine])) if mine.any() else shapely.Polygon()
+        zones.append(zone if not zones else _polygonal(shapely.union(zone, zones[-1])))
+        owners.append(",".join(ids[mine]))
+    bands = _bands_from_zones(zones)
+    nan = np.full(len(BANDS), np.nan)
+    return _band_frame(bands, crs, nan, "m", "drawn", None, owners)
 
 
 # --- zones over the road network ----------------------------------------------------------------
@@ -941,7 +1001,9 @@ def cordon(
     sc : the scenario (roads, crowd zones, settings' ``checkpoint_staff``).
     incident_ids : ids of the incidents to cordon; None = all of them.
     rings : the three limits (metres, or minutes when ``unit="min"``), innermost first.
-    by : ``"distance"`` (straight buffers) or ``"network"`` (reachable over the roads).
+    by : ``"distance"`` (straight buffers), ``"network"`` (reachable over the roads) or
+        ``"drawn"`` (the outlines of the scenario's ``cordons`` layer; ``rings`` is ignored and
+        ``incident_ids`` only adds the venue exits of those incidents).
     unit : ``"m"`` or ``"min"`` (``"min"`` only with ``by="network"``).
     mode : ``"walk"`` or ``"drive"`` (network only).
     incidents : incidents to use instead of the scenario's layer (e.g. a point clicked on the
@@ -956,9 +1018,9 @@ def cordon(
     :class:`CordonResult` ``(bands, checkpoints, summary)``; ``bands`` carries ``people``;
     ``summary`` is :func:`summarize`'s dict plus the request.
     """
-    if by not in ("distance", "network"):
+    if by not in ("distance", "network", "drawn"):
         raise InputError(
-            f"unknown cordon method '{by}'", field="by", expected="distance or network"
+            f"unknown cordon method '{by}'", field="by", expected="distance, network or drawn"
         )
     if unit not in ("m", "min"):
         raise InputError(f"unknown unit '{unit}'", field="unit", expected="m or min")
@@ -969,13 +1031,18 @@ def cordon(
             expected="m (or by='network' for minutes)",
         )
     source = sc.layer("incidents") if incidents is None else incidents
-    sel = _select_incidents(source, incident_ids, sc.source)
     crs = sc.metric_crs()
-    if by == "distance":
+    if by == "drawn":
+        # The outlines are the zones; chosen incidents only add their venue exits.
+        sel = _select_incidents(source, incident_ids, sc.source) if incident_ids else source[:0]
+        bands = zones_from_outlines(sc.layer("cordons"), crs=crs)
+    elif by == "distance":
+        sel = _select_incidents(source, incident_ids, sc.source)
         bands = zones_by_distance(sel, rings, crs=crs)
     else:
         from geo.analyses import road_network  # late: analyses may import this module
 
+        sel = _select_incidents(source, incident_ids, sc.source)
         bands = zones_by_network(road_network(sc), sel, rings, unit=unit, mode=mode, cell_m=cell_m)
     cells = None
     if demand_cell_m is not None:
@@ -996,7 +1063,9 @@ def cordon(
         "by": by,
         "unit": unit,
         "mode": mode if by == "network" else None,
-        "rings": [float(x) for x in np.atleast_1d(np.asarray(rings, dtype=float))],
+        "rings": []
+        if by == "drawn"
+        else [float(x) for x in np.atleast_1d(np.asarray(rings, dtype=float))],
         "incident_ids": _ids(sel).tolist(),
         **summarize(bands, cps),
     }

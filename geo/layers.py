@@ -80,6 +80,9 @@ class LayerSchema:
 _ID = Field("id", "str", required=True, description="stable identifier, kept through every export")
 _NAME = Field("name", "str")
 POLYGONAL = ("Polygon", "MultiPolygon")
+_ORIGIN = Field(
+    "origin", "str", description="where it came from: drawn (on the map), a file, a feed"
+)
 
 SCHEMAS: dict[str, LayerSchema] = {
     s.kind: s
@@ -96,6 +99,7 @@ SCHEMAS: dict[str, LayerSchema] = {
                 _NAME,
                 Field("status", "str", choices=("open", "contained", "closed")),
                 Field("notes", "str"),
+                _ORIGIN,
             ),
         ),
         LayerSchema(
@@ -152,6 +156,25 @@ SCHEMAS: dict[str, LayerSchema] = {
             ),
         ),
         LayerSchema("boundary", "Boundary", POLYGONAL, (_ID, _NAME)),
+        LayerSchema(
+            "cordons",
+            "Cordons (drawn)",
+            POLYGONAL,
+            (
+                _ID,
+                Field(
+                    "band",
+                    "str",
+                    required=True,
+                    choices=("lockdown", "control", "prevention"),
+                    description="the zone this outline closes",
+                ),
+                _NAME,
+                Field("drawn_at", "datetime"),
+                Field("notes", "str"),
+                _ORIGIN,
+            ),
+        ),
     ]
 }
 

@@ -127,7 +127,8 @@ class Scenario:
 
     def __post_init__(self) -> None:
         for kind in LAYER_KINDS:
-            self.layers.setdefault(kind, layers.empty(kind))
+            if kind not in self.layers:  # not setdefault: an empty layer costs ~7 ms to build
+                self.layers[kind] = layers.empty(kind)
 
     @property
     def name(self) -> str:

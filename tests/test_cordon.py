@@ -670,3 +670,73 @@ def test_cordon_of_a_clicked_point_uses_demand_cells(demo):
     assert isinstance(res.bands, gpd.GeoDataFrame) and res.bands.crs.to_epsg() == 4326
     assert DEFAULT_STAFF["primary"] == 4 and isinstance(res.summary["people_total"], float)
     assert not pd.isna(res.bands["area_km2"]).any()
+
+
+# --- cordons drawn by hand ------------------------------------------------------------------------
+
+
+def test_drawn_outlines_give_nested_disjoint_bands_by_hand():
+    from geo.cordon import zones_from_outlines
+
+    # lockdown: [0,100]²; control: [-100,200]² and a control outline inside the lockdown zone
+    # (must not shrink it); no prevention outline.
+    drawn = boxes_m(
+        [(0, 0, 100, 100), (-100, -100, 200, 200), (20, 20, 40, 40)],
+        id=["a", "b", "c"],
+        band=["lockdown", "control", "control"],
+    )
+    bands = zones_from_outlines(drawn, crs=UTM)
+    assert list(bands["band"]) == list(BANDS) and list(bands["rank"]) == [1, 2, 3]
+    area = shapely.area(metric(bands))
+    np.testing.assert_allclose(area, [100 * 100, 300 * 300 - 100 * 100, 0], atol=0.5)
+    assert bands.geometry.iloc[2].is_empty
+    assert list(bands["incident_ids"]) == ["a", "b,c", ""]
+    assert set(bands["by"]) == {"drawn"}
+    assert_disjoint(bands)
+
+
+def test_drawn_cordon_counts_people_and_posts_checkpoints(demo):
+    from dataclasses import replace
+
+    from geo.analyses import standing_cordon
+
+    park = demo.layer("incidents").set_index("id").geometry["inc-001"]
+    ring = gpd.GeoSeries([park], crs=4326).to_crs(demo.metric_crs())
+    outlines = gpd.GeoDataFrame(
+        {"id": ["drawn-1", "drawn-2"], "band": ["lockdown", "control"]},
+        geometry=[ring.buffer(200).iloc[0], ring.buffer(1500).iloc[0]],
+        crs=demo.metric_crs(),
+    ).to_crs(4326)
+    sc = demo.with_layer("cordons", layers.validate(outlines, "cordons")[0])
+    res = cordon(sc, ["inc-001"], by="drawn")
+    # the same outlines as straight-distance rings give the same people and checkpoints
+    rings = cordon(sc, ["inc-001"], (200, 1500), by="distance")
+    np.testing.assert_allclose(
+        res.bands["people"].to_numpy()[:2], rings.bands["people"].to_numpy(), rtol=1e-3
+    )
+    assert res.summary["checkpoints"] == rings.summary["checkpoints"]
+    assert res.summary["by"] == "drawn" and res.summary["rings"] == []
+    # a drawn cordon is the one the wall shows
+    assert standing_cordon(sc).summary["by"] == "drawn"
+    assert standing_cordon(demo).summary["by"] == "distance"
+    # nothing drawn: a clear error
+    with pytest.raises(InputError) as e:
+        cordon(replace(sc, layers={**sc.layers, "cordons": layers.empty("cordons")}), by="drawn")
+    assert e.value.field == "cordons"
+
+
+def test_drawn_outlines_bad_input():
+    from geo.cordon import zones_from_outlines
+
+    bad = boxes_m([(0, 0, 10, 10)], id=["x"], band=["moat"])
+    with pytest.raises(InputError) as e:
+        zones_from_outlines(bad)
+    assert "moat" in str(e.value) and e.value.problems[0].field == "band"
+    line = gpd.GeoDataFrame(
+        {"id": ["l"], "band": ["lockdown"]},
+        geometry=[shapely.LineString([(121.6, 31.1), (121.7, 31.2)])],
+        crs=4326,
+    )
+    with pytest.raises(InputError) as e:
+        zones_from_outlines(line)
+    assert e.value.problems[0].field == "geometry" and e.value.problems[0].feature == "l"

@@ -470,7 +470,12 @@ def test_two_ingesters_and_the_app_at_once_keep_every_event(
             if line.startswith("ingesting"):
                 break
         for k in range(10):
-            app.put_drawing("cordons", f"c{k}", shapely.box(121.6, 31.1, 121.7 + k / 100, 31.2))
+            app.put_drawing(
+                "cordons",
+                f"c{k}",
+                shapely.box(121.6, 31.1, 121.7 + k / 100, 31.2),
+                {"band": "control"},
+            )
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert sorted(stored_figures(url)) == sorted(expected)

@@ -274,7 +274,7 @@ def test_restart_shows_the_same_state(url: str) -> None:
             "cordons",
             "c1",
             shapely.box(121.6, 31.1, 121.7, 31.2),
-            {"tier": "lockdown"},
+            {"band": "lockdown"},
             at=t("18:10"),
         )
         before = {k: st.current(k) for k in ("testing_sites", "incidents", "cordons")}
@@ -291,14 +291,14 @@ def test_drawings_are_stored_as_geojson_and_can_be_withdrawn(store) -> None:
         "cordons",
         "c1",
         {"type": "Polygon", "coordinates": [ring]},
-        {"tier": "lockdown"},
+        {"band": "lockdown"},
         at=t("18:10"),
     )
     store.put_drawing(
         "plans", "p1", shapely.MultiPoint([(121.6, 31.1), (121.7, 31.2)]), at=t("18:20")
     )
     cords = store.current("cordons")
-    assert list(cords["id"]) == ["c1"] and cords["tier"].iloc[0] == "lockdown"
+    assert list(cords["id"]) == ["c1"] and cords["band"].iloc[0] == "lockdown"
     assert cords.geometry.iloc[0].equals(shapely.Polygon(ring))
     assert cords["updated_at"].iloc[0] == pd.Timestamp(t("18:10"))
     store.remove("cordons", "c1", at=t("19:00"))
@@ -336,7 +336,13 @@ def test_postgis_keeps_a_real_geometry_column() -> None:
 
     url = require_server().fresh_database()
     with open_store(url) as st:
-        st.put_drawing("cordons", "c1", shapely.box(121.6, 31.1, 121.7, 31.2), at=t("18:00"))
+        st.put_drawing(
+            "cordons",
+            "c1",
+            shapely.box(121.6, 31.1, 121.7, 31.2),
+            {"band": "control"},
+            at=t("18:00"),
+        )
         st.append([incident("i1", t("18:00"))])
     with psycopg.connect(url) as conn:
         srid = conn.execute("SELECT Find_SRID('public', 'ops_events', 'geom')").fetchone()[0]
