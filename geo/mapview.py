@@ -63,6 +63,7 @@ THEMES = {
 POINT_PANE = "co-points"
 INCIDENT_COLOR = "#ff3b30"
 SITE_COLOR = "#2ecc71"
+SITE_CLOSED_COLOR = "#7f8c8d"  # a site not open (yet, or any more) in a replay
 HOSPITAL_COLOR = "#4aa3ff"
 FACILITY_COLOR = "#b0b0b0"
 
@@ -257,12 +258,15 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
             style=lambda r: {
                 "color": "#ffffff",
                 "weight": 2,
-                "fillColor": SITE_COLOR,
+                "fillColor": SITE_CLOSED_COLOR
+                if r.get("status") in ("not open yet", "closed")
+                else SITE_COLOR,
                 "fillOpacity": 0.95,
             },
             tooltip=lambda r: tooltip_table(
                 r["name"],
                 [
+                    *([("status", r["status"])] if "status" in r else []),
                     ("lanes", r["lanes"]),
                     ("tests per hour", r["per_h"]),
                     ("queue", r.get("queue")),
@@ -273,7 +277,8 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
                 ],
             ),
             point_radius=lambda r: float(np.clip(5 + 1.2 * np.sqrt(float(r["lanes"])), 6, 16)),
-            legend=[(SITE_COLOR, "Testing site (size: lanes)")],
+            legend=[(SITE_COLOR, "Testing site (size: lanes)")]
+            + ([(SITE_CLOSED_COLOR, "Testing site not open")] if "status" in sites.columns else []),
         )
     )
 
@@ -470,8 +475,9 @@ class LiveMap:
     base: folium.Map
     groups: list[folium.FeatureGroup]
 
-    def control(self) -> folium.LayerControl:
-        return folium.LayerControl(collapsed=False, position="topright")
+    def control(self, collapsed: bool = False) -> folium.LayerControl:
+        """The layer switcher (collapsed to an icon on the wall, where nobody clicks)."""
+        return folium.LayerControl(collapsed=collapsed, position="topright")
 
 
 def build_live_map(scenario: Any, extra: Sequence[MapLayer] = (), **kwargs: Any) -> LiveMap:

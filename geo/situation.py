@@ -24,6 +24,7 @@ class Alert:
     kind: str
     feature_id: str | None
     message: str
+    value: float = 0.0  # how bad, within its kind (minutes of queue, % of capacity, minutes old)
 
 
 def data_age_min(sc: Scenario, now: pd.Timestamp | None = None) -> dict[str, float]:
@@ -57,11 +58,21 @@ def alerts(
         per_h = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
         queue = sites["queue"].astype(float).fillna(0.0)
         wait = np.where(per_h > 0, queue / per_h.where(per_h > 0, np.nan) * 60.0, np.inf)
+        if now is not None and "opens_at" in sites:
+            # People queueing at a site that has not opened yet also wait for it to open.
+            until_open = (sites["opens_at"] - now).dt.total_seconds().fillna(0.0) / 60.0
+            wait = wait + until_open.clip(lower=0.0).to_numpy()
         for sid, name, q, w in zip(sites["id"], sites["name"], queue, wait):
             if q > 0 and w > max_queue_min:
                 lvl: Level = "critical" if w > 2 * max_queue_min else "warning"
                 out.append(
-                    Alert(lvl, "queue", sid, f"{name}: queue {q:,.0f} people, about {w:,.0f} min")
+                    Alert(
+                        lvl,
+                        "queue",
+                        sid,
+                        f"{name}: queue {q:,.0f} people, about {w:,.0f} min",
+                        float(w),
+                    )
                 )
     zones = sc.layer("crowd_zones")
     if len(zones):
@@ -75,6 +86,7 @@ def alerts(
                     "crowd",
                     z["id"],
                     f"{z['name'] or z['id']}: {z['people']:,.0f} people, {pct:,.0f}% of capacity",
+                    float(pct),
                 )
             )
     for kind, age in data_age_min(sc, now).items():
@@ -85,10 +97,45 @@ def alerts(
                     "stale",
                     kind,
                     f"{kind.replace('_', ' ').capitalize()} data is {age:,.0f} min old",
+                    float(age),
                 )
             )
-    rank = {"critical": 0, "warning": 1, "info": 2}
-    return sorted(out, key=lambda a: rank[a.level])
+    return sorted(out, key=lambda a: (_RANK[a.level], -a.value))
+
+
+_RANK = {"critical": 0, "warning": 1, "info": 2}
+_GROUP_TEXT = {
+    "queue": "sites with long queues",
+    "crowd": "crowd zones over capacity",
+    "stale": "layers with old data",
+}
+
+
+def banners(alerts: list[Alert]) -> list[Alert]:
+    """One banner per kind of alert, for a screen read from afar.
+
+    A kind with one alert keeps it; several become one banner at the worst level that counts
+    them and names the worst (e.g. "8 sites with long queues · worst: Park main gate plaza:
+    queue 8,213 people, about 220 min"); ``feature_id`` is then None. Order: most severe first.
+    """
+    out: list[Alert] = []
+    for kind in dict.fromkeys(a.kind for a in alerts):
+        group = [a for a in alerts if a.kind == kind]
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        worst = min(group, key=lambda a: (_RANK[a.level], -a.value))
+        label = _GROUP_TEXT.get(kind, f"{kind} alerts")
+        out.append(
+            Alert(
+                worst.level,
+                kind,
+                None,
+                f"{len(group)} {label} · worst: {worst.message}",
+                worst.value,
+            )
+        )
+    return sorted(out, key=lambda a: _RANK[a.level])
 
 
 def wall_figures(sc: Scenario, catchments: Any = None, cordon: Any = None) -> dict[str, Any]:

@@ -62,3 +62,40 @@ def test_wall_figures_with_standing_cordon(demo):
     assert abs(catch.summary["people"] - f["people"]) < 1e-6 * f["people"]
     assert f["checkpoints"] == cordon.summary["checkpoints"] and f["staff"] > 0
     assert f["finish_at"] is not None and f["sites_over_capacity"] is not None
+
+
+def test_a_queue_at_a_site_not_open_yet_waits_for_the_opening(demo):
+    sites = demo.layer("testing_sites").copy()
+    first = sites.index[0]
+    per_h = float(sites.loc[first, "lanes"] * sites.loc[first, "per_lane_per_h"])
+    sites["queue"] = 0
+    sites.loc[first, "queue"] = int(per_h / 2)  # 30 min of work
+    sc = demo.with_layer("testing_sites", sites)
+    opens = sites.loc[first, "opens_at"]
+    at_open = [a for a in situation.alerts(sc, opens) if a.kind == "queue"]
+    assert at_open == []  # 30 min < 45 once it is open
+    before = [
+        a for a in situation.alerts(sc, opens - pd.Timedelta(minutes=30)) if a.kind == "queue"
+    ]
+    assert len(before) == 1 and "about 60 min" in before[0].message  # 30 to open + 30 of work
+
+
+def test_banners_give_one_line_per_kind_naming_the_worst(demo):
+    sites = demo.layer("testing_sites").copy()
+    sites["queue"] = (sites["lanes"] * sites["per_lane_per_h"]).astype(int) * 2  # 120 min each
+    sites.loc[sites.index[3], "queue"] = int(
+        sites.loc[sites.index[3], "lanes"] * sites.loc[sites.index[3], "per_lane_per_h"] * 3
+    )
+    sc = demo.with_layer("testing_sites", sites)
+    now = sites["opens_at"].max()
+    alerts = situation.alerts(sc, now)
+    banners = situation.banners(alerts)
+    kinds = [b.kind for b in banners]
+    assert len(kinds) == len(set(kinds)) and "queue" in kinds
+    queue = next(b for b in banners if b.kind == "queue")
+    n = sum(a.kind == "queue" for a in alerts)
+    assert queue.message.startswith(f"{n} sites with long queues · worst: ")
+    assert sites.loc[sites.index[3], "name"] in queue.message and "about 180 min" in queue.message
+    assert queue.level == "critical" and queue.feature_id is None
+    single = situation.banners([a for a in alerts if a.kind == "crowd"][:1])
+    assert single == [a for a in alerts if a.kind == "crowd"][:1]

@@ -15,7 +15,15 @@ from geo import io, live, mapview, report, situation
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
-from geo.ui import catchment_panel, cordon_panel, crowd_panel, staging_panel, state, urlstate
+from geo.ui import (
+    catchment_panel,
+    cordon_panel,
+    crowd_panel,
+    staging_panel,
+    state,
+    timeline_panel,
+    urlstate,
+)
 
 DATUMS = {
     "WGS-84 (GPS, OpenStreetMap)": "wgs84",
@@ -46,7 +54,7 @@ def render() -> None:
         cordon_panel.controls(sc)
         catchment_panel.controls(sc)
         staging_panel.controls(sc)
-    st.fragment(run_every=state.refresh_s())(_live_view)()
+    st.fragment(run_every=timeline_panel.run_every(state.refresh_s()))(_live_view)()
     cordon_panel.results()
     catchment_panel.results()
     staging_panel.results()
@@ -61,16 +69,38 @@ def render() -> None:
 
 
 def _live_view() -> None:
-    """Tiles and map; with a live store this fragment reruns on a timer, alone."""
+    """Tiles and map; with a live store (or while the replay plays) this fragment reruns on a
+    timer, alone."""
     sc = state.live_scenario()
-    _kpi_tiles(sc)
-    _data_age(sc)
+    c_layers, c_replay = st.columns([4, 1.3], vertical_alignment="bottom")
+    tiles = st.container()
+    replay = c_replay.toggle(
+        "Replay the night",
+        value=timeline_panel.active(),
+        help="Simulated from the plan: the standing cordon and the balanced catchments of the "
+        "people in its lockdown zone. The tiles and the map follow the time slider.",
+    )
+    if replay != timeline_panel.active():
+        timeline_panel.set_active(replay)
+        st.rerun(scope="app")
+    tl = timeline_panel.night(sc) if replay else None
     extra = [
         *cordon_panel.map_layers(),
         *catchment_panel.map_layers(),
         *staging_panel.map_layers(),
     ]
-    hidden = _layer_picker(sc, extra)
+    with tiles:
+        if tl is not None:
+            t = timeline_panel.bar(tl)
+            sc = tl.at(t)
+            _replay_tiles(tl.figures(t), t)
+            if not cordon_panel.map_layers():
+                extra = [*timeline_panel.cordon_layers(tl, t), *extra]
+        else:
+            _kpi_tiles(sc)
+            _data_age(sc)
+    with c_layers:
+        hidden = _layer_picker(sc, extra)
     live_map = mapview.build_live_map(
         sc, extra, base_url=st.get_option("server.baseUrlPath") or "", hidden=hidden
     )
@@ -139,6 +169,15 @@ def _kpi_tiles(sc: scen.Scenario) -> None:
     cols[2].metric("Testing sites", f"{k['testing_sites']:,}")
     cols[3].metric("Lanes", f"{k['lanes']:,}")
     cols[4].metric("Tests per hour", f"{k['tests_per_hour']:,.0f}")
+
+
+def _replay_tiles(f: dict, t) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Replay time", f"{t:%H:%M}")
+    cols[1].metric("Tested", f"{f['tested']:,.0f}")
+    cols[2].metric("Remaining", f"{f['remaining']:,.0f}")
+    cols[3].metric("Queueing", f"{f['queue']:,.0f}")
+    cols[4].metric("Sites open · tests/h", f"{f['sites_open']} · {f['tests_per_hour']:,.0f}")
 
 
 def _data_age(sc: scen.Scenario) -> None:

@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 
 from geo import analyses, mapview, situation
 from geo.errors import InputError
-from geo.ui import state, urlstate
+from geo.ui import state, timeline_panel, urlstate
 
 # Hide Streamlit's chrome; size the map iframe to the window (the map inside follows it).
 CSS = """
@@ -36,27 +36,66 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stToolb
             font-size: clamp(1.1rem, 1.3vw, 2.4rem); }
 .co-alert.critical { background: #8b1a1a; color: #fff; }
 .co-alert.warning { background: #7a5a00; color: #fff; }
-iframe[title="streamlit_folium.st_folium"] { height: calc(100vh - 19rem) !important;
-    min-height: 420px; }
+.co-alert.info { background: #12324f; color: #fff; }
+.co-replay { font-size: 1.1rem; background: #ff9f1c; color: #000; border-radius: 6px;
+             padding: .1rem .5rem; margin-right: .8rem; vertical-align: middle; }
+iframe[title="streamlit_folium.st_folium"] { min-height: 420px; }
 </style>
 """
 
 
+def _map_height_css(banners: int, replay: bool) -> str:
+    """The map takes what the title, tiles, banners (and replay controls) leave of the screen.
+
+    Banner text is sized in vw, so each banner's height is too (measured in chromium at 1920 and
+    3840 px wide: 1.95 vw + 1.4 rem).
+    """
+    used = f"16.4rem + {banners} * (1.95vw + 1.4rem)" + (" + 5.8rem" if replay else "")
+    return (
+        '<style>iframe[title="streamlit_folium.st_folium"] '
+        f"{{ height: calc(100vh - ({used})) !important; }}</style>"
+    )
+
+
 def render() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
+    # With a live store (or while the replay plays) the screen reruns on a timer, alone: the
+    # base map stays, the feature groups are swapped, the zoom is kept.
+    st.fragment(run_every=timeline_panel.run_every(state.refresh_s()))(_screen)()
+
+
+def _screen() -> None:
     sc = state.scenario_or_stop()
-    now = state.now(sc)
-    cordon, catch = _analyses(sc)
-    figs = situation.wall_figures(sc, catch, cordon)
-    _bar(sc.name, now)
+    tl = timeline_panel.night(sc) if timeline_panel.active() else None
+    if tl is not None:
+        t = timeline_panel.current(tl)
+        _bar(sc.name, t, replay=True)
+        timeline_panel.bar(tl, events=False)
+        sc = tl.at(t)
+        now, figs = t, tl.figures(t)
+        extra = timeline_panel.cordon_layers(tl, t)
+        # A replay is simulated: its layers are as old as the simulation says, not stale.
+        alerts = situation.alerts(sc, now, stale_after_min=float("inf"))
+        last = tl.events_until(t).tail(1)
+        if len(last):
+            alerts.insert(0, situation.Alert("info", "event", None, _event_text(last.iloc[0])))
+    else:
+        now = state.now(sc)
+        cordon, catch = _analyses(sc)
+        figs = situation.wall_figures(sc, catch, cordon)
+        extra = mapview.cordon_layers(cordon.bands, cordon.checkpoints) if cordon else []
+        alerts = situation.alerts(sc, now)
+        _bar(sc.name, now)
     _tiles(figs)
-    for a in situation.alerts(sc, now):
+    shown = situation.banners(alerts)
+    st.markdown(_map_height_css(len(shown), tl is not None), unsafe_allow_html=True)
+    for a in shown:
         st.markdown(
-            f"<div class='co-alert {a.level}' data-kind='{a.kind}'>⚠ "
+            f"<div class='co-alert {a.level}' data-kind='{a.kind}'>"
+            f"{'' if a.level == 'info' else '⚠ '}"
             f"{html.escape(a.message)}</div>",
             unsafe_allow_html=True,
         )
-    extra = mapview.cordon_layers(cordon.bands, cordon.checkpoints) if cordon else []
     live_map = mapview.build_live_map(
         sc,
         extra,
@@ -68,7 +107,7 @@ def render() -> None:
         live_map.base,
         key="wall-map",
         feature_group_to_add=live_map.groups,
-        layer_control=live_map.control(),
+        layer_control=live_map.control(collapsed=True),
         height=900,
         use_container_width=True,
         returned_objects=[],
@@ -91,14 +130,19 @@ def _analyses(sc):
     return cordon, catch
 
 
-def _bar(name: str, shown: pd.Timestamp) -> None:
+def _bar(name: str, shown: pd.Timestamp, replay: bool = False) -> None:
     tzname = shown.tzname() or ""
+    tag = "<span class='co-replay'>REPLAY</span>" if replay else ""
     st.markdown(
         f"<div class='co-bar'><h1>{html.escape(name)}</h1>"
-        f"<div class='co-clock' id='co-clock'>{shown:%H:%M}<small>{shown:%a %d %b} "
+        f"<div class='co-clock' id='co-clock'>{tag}{shown:%H:%M}<small>{shown:%a %d %b} "
         f"{html.escape(tzname)}</small></div></div>",
         unsafe_allow_html=True,
     )
+
+
+def _event_text(ev: pd.Series) -> str:
+    return f"{ev['time']:%H:%M} {ev['text']}"
 
 
 def _tile(label: str, value: str, cls: str = "") -> str:
@@ -118,7 +162,7 @@ def _tiles(f: dict) -> None:
         finish_text += f" +{short:,.0f}"  # people still untested at the deadline
     tiles = [
         _tile(f["people_label"], f"{f['people']:,.0f}"),
-        _tile("tested · remaining", f"{f['tested']:,.0f} · {f['remaining']:,.0f}"),
+        _tile(f"tested · {f['remaining']:,.0f} remaining", f"{f['tested']:,.0f}"),
         _tile(
             f"projected finish · deadline {deadline:%H:%M}"
             if deadline is not None

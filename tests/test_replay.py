@@ -1,0 +1,105 @@
+"""The night's timeline on screen: slider and play; the tiles, clock and map follow, with no
+page reload; the time lives in the URL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+from streamlit.testing.v1 import AppTest
+
+from geo import analyses, timeline
+from tests.conftest import ARTIFACTS_DIR, ROOT
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+
+@pytest.fixture(scope="module")
+def night(demo):
+    cordon = analyses.standing_cordon(demo)
+    within = cordon.bands.set_index("band").geometry["lockdown"]
+    return timeline.build(
+        demo, analyses.catchments(demo, "balanced", "walk", within=within), cordon
+    )
+
+
+def _app(**params: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_replay_from_a_link_shows_the_figures_at_that_time(night):
+    at = _app(replay="1", t="20:30")
+    labels = {m.label: m.value for m in at.metric}
+    f = night.figures(night.time("2021-10-31 20:30"))
+    assert labels["Replay time"] == "20:30"
+    assert labels["Tested"] == f"{f['tested']:,.0f}" and f["tested"] > 0
+    assert labels["Queueing"] == f"{f['queue']:,.0f}"
+    # the events so far, newest first
+    events = next(m.value for m in at.markdown if "co-events" in m.value)
+    assert "Chuansha sports ground opens" in events and "Everyone tested" not in events
+    # the map holds the cordon (drawn at 18:35) and the sites with their simulated figures
+    comp = next(c for c in at.main if getattr(c, "type", "") == "component_instance")
+    assert "co-cordon" in comp.proto.json_args
+
+
+def test_replay_after_midnight_and_a_bad_time(night):
+    at = _app(replay="1", t="01:30")
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Replay time"] == "01:30" and labels["Remaining"] == "0"
+    at = _app(replay="1", t="25:99")
+    assert any("t=25:99" in w.value for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Replay time"] == "18:05"
+
+
+def test_switching_the_replay_off_restores_the_live_tiles():
+    at = _app(replay="1", t="20:30")
+    next(t for t in at.toggle if t.label == "Replay the night").set_value(False)
+    at.run()
+    assert "replay" not in at.query_params and "t" not in at.query_params
+    assert "Open incidents" in {m.label for m in at.metric}
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("browser")
+def test_wall_replay_plays_without_reloading(browser, app_server, night):
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(app_server.url + "/?view=wall&replay=1&t=19:00")
+        page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        frame = page.locator(MAP_IFRAME).first.content_frame
+        frame.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
+        clock = page.locator("#co-clock")
+        expect(clock).to_contain_text("19:00")
+        tested = page.locator(".co-tile .v").nth(1)
+        assert tested.inner_text() == "0"
+        page.evaluate("window.__no_reload = 7")
+        page.get_by_role("button", name=re.compile("Play")).click()
+        # 5 min of the night per second: the clock moves on and people get tested
+        expect(clock).not_to_contain_text("19:00", timeout=20_000)
+        page.wait_for_function(
+            "() => Number(document.querySelectorAll('.co-tile .v')[1].innerText"
+            ".replace(/,/g, '')) > 0",
+            timeout=30_000,
+        )
+        page.get_by_role("button", name=re.compile("Pause")).click()
+        expect(page.get_by_role("button", name=re.compile("Play"))).to_be_visible(timeout=20_000)
+        page.wait_for_timeout(2000)
+        shown = clock.inner_text()
+        page.wait_for_timeout(2500)
+        assert clock.inner_text() == shown  # paused
+        assert page.evaluate("window.__no_reload") == 7
+        # the URL carries the time shown, so a reload comes back to it
+        hhmm = re.search(r"\d\d:\d\d", shown).group(0)
+        assert f"t={hhmm.replace(':', '%3A')}" in page.url or f"t={hhmm}" in page.url
+        page.screenshot(path=str(ARTIFACTS_DIR() / "wall-replay.png"))
+        page.reload()
+        page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        expect(page.locator("#co-clock")).to_contain_text(hhmm, timeout=30_000)
+    finally:
+        page.close()
