@@ -30,7 +30,9 @@ def _map_args(at: AppTest) -> dict:
 
 def test_running_an_analysis_writes_its_parameters_to_the_url():
     at = _app()
-    next(t for t in at.sidebar.text_input if t.label.startswith("Lockdown")).set_value("300,1000,3000")
+    next(t for t in at.sidebar.text_input if t.label.startswith("Lockdown")).set_value(
+        "300,1000,3000"
+    )
     next(b for b in at.sidebar.button if b.label == "Draw cordon").click()
     at.run()
     assert not at.exception
