@@ -60,7 +60,12 @@ BASE_STYLE: dict[str, Any] = {
     "opacity": 0.95,
     "fillOpacity": 0.18,
     "className": "co-drawn",
+    "pane": "co-drawn",  # DRAW_PANE
 }
+# Drawings lie above every other area layer (feature groups the live map swaps in are added
+# after them), else those would catch the clicks of the edit and delete tools; points stay on top.
+DRAW_PANE = "co-drawn"
+DRAW_PANE_Z = 440
 # L.Icon.Default's geometry: the markers look like Leaflet's own, with explicit image URLs.
 MARKER_ICON: dict[str, Any] = {
     "iconSize": [25, 41],
@@ -269,6 +274,7 @@ def add_draw_control(
     InputError : if a saved drawing has no geometry or one the toolbar cannot edit.
     """
     icon = _marker_icon(assets, base_url)
+    folium.map.CustomPane(DRAW_PANE, z_index=DRAW_PANE_Z).add_to(m)
     group = folium.FeatureGroup(name=name, show=True)
     items = _saved_items(saved)
     if items:
@@ -689,3 +695,136 @@ def drawing_changes(
     if all_drawings is None:
         return _no_changes()
     return diff_drawings(saved, parse_drawings(all_drawings, crs_metric), tol_m, crs_metric)
+
+
+# --- drawings in a scenario ----------------------------------------------------------------------
+
+#: What a new drawing can become: an incident, or the outline of one cordon tier.
+ROLES: dict[str, str] = {
+    "incident": "Incident",
+    "lockdown": "Cordon outline · lockdown",
+    "control": "Cordon outline · control",
+    "prevention": "Cordon outline · prevention",
+}
+DRAWN = "drawn"
+
+
+def scenario_drawings(sc: Any) -> gpd.GeoDataFrame:
+    """The editable drawings of a scenario: every cordon outline (role = its band) and the
+    incidents drawn on the map (``origin == "drawn"``, role ``incident``)."""
+    cordons = sc.layer("cordons")
+    inc = sc.layer("incidents")
+    inc = inc[(inc["origin"] == DRAWN).fillna(False).to_numpy(dtype=bool)] if len(inc) else inc
+    parts = [
+        gpd.GeoDataFrame(
+            {"id": cordons["id"], "role": cordons["band"], "name": cordons["name"]},
+            geometry=cordons.geometry,
+            crs=WGS84,
+        ),
+        gpd.GeoDataFrame(
+            {"id": inc["id"], "role": "incident", "name": inc["name"]},
+            geometry=inc.geometry,
+            crs=WGS84,
+        ),
+    ]
+    out = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else empty_drawings()[["id", "role", "name", "geometry"]]
+    )
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+
+
+def without_drawings(sc: Any) -> Any:
+    """``sc`` without its editable drawings (the map shows those in the drawing group)."""
+    inc = sc.layer("incidents")
+    keep = ~(inc["origin"] == DRAWN).fillna(False).to_numpy(dtype=bool) if len(inc) else []
+    sc = sc.with_layer("incidents", inc[keep]) if len(inc) and not keep.all() else sc
+    cordons = sc.layer("cordons")
+    return sc.with_layer("cordons", cordons.iloc[:0]) if len(cordons) else sc
+
+
+def next_id(sc: Any) -> str:
+    """A fresh id for a drawing: ``drawn-<n>``, unused in incidents and cordons."""
+    used = set(sc.layer("incidents")["id"]) | set(sc.layer("cordons")["id"])
+    n = 1
+    while f"drawn-{n}" in used:
+        n += 1
+    return f"drawn-{n}"
+
+
+def new_feature(
+    sc: Any,
+    geometry: shapely.Geometry,
+    role: str,
+    *,
+    name: str | None = None,
+    kind: str = "other",
+    severity: int = 3,
+    at: pd.Timestamp | None = None,
+) -> tuple[str, gpd.GeoDataFrame]:
+    """A drawn shape as a one-row layer: ``("incidents" | "cordons", row)``, validated.
+
+    Raises
+    ------
+    InputError : an unknown role, or a point as a cordon outline (field ``role``).
+    """
+    if role not in ROLES:
+        raise InputError(f"unknown role '{role}'", field="role", expected=", ".join(ROLES))
+    if role != "incident" and geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InputError(
+            "a cordon outline must be an area",
+            field="role",
+            expected="a polygon, rectangle or circle (a marker can only be an incident)",
+        )
+    from geo import layers  # late: layers imports nothing from here, but keep the top light
+
+    when = at if at is not None else pd.Timestamp.now(tz=sc.settings.timezone)
+    fid = next_id(sc)
+    if role == "incident":
+        data = {
+            "id": [fid],
+            "kind": [kind],
+            "severity": [int(severity)],
+            "reported_at": [when],
+            "name": [name],
+            "status": ["open"],
+            "notes": [None],
+            "origin": [DRAWN],
+        }
+        kind_ = "incidents"
+    else:
+        data = {
+            "id": [fid],
+            "band": [role],
+            "name": [name],
+            "drawn_at": [when],
+            "notes": [None],
+            "origin": [DRAWN],
+        }
+        kind_ = "cordons"
+    row = gpd.GeoDataFrame(data, geometry=[geometry], crs=WGS84)
+    row, _ = layers.validate(row, kind_, source="drawing", tz=sc.settings.timezone)
+    return kind_, row
+
+
+def apply_changes(sc: Any, changes: DrawingChanges) -> Any:
+    """``sc`` with edited drawings moved and deleted ones removed (new ones are not added:
+    they need a role first, see :func:`new_feature`)."""
+    moved = {str(i): g for i, g in zip(changes.edited_rows["id"], changes.edited_rows.geometry)}
+    gone = set(changes.deleted)
+    for kind in ("incidents", "cordons"):
+        layer = sc.layer(kind)
+        if len(layer) == 0:
+            continue
+        ids = layer["id"].astype(str)
+        hit = ids.isin(gone) | ids.isin(list(moved))
+        if not hit.any():
+            continue
+        out = layer[~ids.isin(gone).to_numpy()].copy()
+        for i in out.index[out["id"].astype(str).isin(list(moved)).to_numpy()]:
+            out.loc[[i], "geometry"] = gpd.GeoSeries(
+                [moved[str(out.at[i, "id"])]], crs=WGS84
+            ).values
+        sc = sc.with_layer(kind, out)
+    return sc

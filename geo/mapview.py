@@ -308,6 +308,29 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
             legend=[(INCIDENT_COLOR, "Incident")],
         )
     )
+
+    cordons = scenario.layer("cordons")
+    if len(cordons):  # outlines drawn by hand; none in most scenarios, so no empty entry
+        out.insert(
+            len(out) - 2,  # under the sites and incidents
+            MapLayer(
+                "Cordon outlines (drawn)",
+                "cordons",
+                cordons,
+                style=lambda r: {
+                    "color": BAND_FILL.get(r["band"], "#ffffff"),
+                    "weight": 3,
+                    "dashArray": "10 6",
+                    "fillColor": BAND_FILL.get(r["band"], "#ffffff"),
+                    "fillOpacity": 0.06,
+                },
+                tooltip=lambda r: tooltip_table(
+                    r.get("name") or f"{r['band']} outline",
+                    [("zone", r["band"]), ("drawn", r.get("drawn_at")), ("id", r["id"])],
+                ),
+                legend=[(BAND_FILL["lockdown"], "Cordon outline (drawn, dashed)")],
+            ),
+        )
     return out
 
 

@@ -6,7 +6,10 @@ import math
 import re
 
 import geopandas as gpd
+import pandas as pd
 import pytest
+import shapely
+import shapely.affinity
 from pyproj import CRS
 from shapely.geometry import Point, Polygon, mapping
 
@@ -323,3 +326,46 @@ def test_a_saved_marker_never_comes_back_as_a_circle(demo):
     drawing.add_draw_control(m, marker)
     html = m.get_root().render()
     assert '"properties": {"id": "m1"}' in html
+
+
+# --- drawings in a scenario ----------------------------------------------------------------------
+
+
+def test_a_drawing_becomes_an_incident_or_a_cordon_outline_and_changes_apply(demo):
+    from geo.drawing import (
+        DrawingChanges,
+        apply_changes,
+        new_feature,
+        scenario_drawings,
+        without_drawings,
+    )
+
+    box = shapely.box(121.650, 31.140, 121.655, 31.145)
+    kind, row = new_feature(demo, box, "control", name="<i>east</i>")
+    assert kind == "cordons" and row["id"].iloc[0] == "drawn-1"
+    assert row["band"].iloc[0] == "control" and row["origin"].iloc[0] == "drawn"
+    sc = demo.with_layer("cordons", row)
+    kind, pin = new_feature(sc, shapely.Point(121.66, 31.15), "incident", kind="fire", severity=5)
+    assert kind == "incidents" and pin["id"].iloc[0] == "drawn-2"  # ids unique across layers
+    sc = sc.with_layer("incidents", pd.concat([sc.layer("incidents"), pin], ignore_index=True))
+    drawings = scenario_drawings(sc)
+    assert sorted(zip(drawings["id"], drawings["role"])) == [
+        ("drawn-1", "control"),
+        ("drawn-2", "incident"),
+    ]  # the file's incidents are not drawings
+    plain = without_drawings(sc)
+    assert len(plain.layer("cordons")) == 0 and len(plain.layer("incidents")) == 3
+    # a point cannot be a cordon outline; an unknown role is an error naming the field
+    with pytest.raises(InputError) as e:
+        new_feature(sc, shapely.Point(121.66, 31.15), "lockdown")
+    assert e.value.field == "role"
+    with pytest.raises(InputError):
+        new_feature(sc, box, "moat")
+    # move the outline, delete the incident
+    moved = shapely.affinity.translate(box, 0.001, 0)
+    edited = gpd.GeoDataFrame({"id": ["drawn-1"]}, geometry=[moved], crs=4326)
+    empty = edited.iloc[:0]
+    after = apply_changes(sc, DrawingChanges(empty, ["drawn-1"], ["drawn-2"], edited, []))
+    assert after.layer("cordons").geometry.iloc[0].equals(moved)
+    assert "drawn-2" not in set(after.layer("incidents")["id"])
+    assert len(after.layer("incidents")) == 3 and len(sc.layer("incidents")) == 4  # copy

@@ -29,3 +29,32 @@ def test_overlay_applies_site_figures_and_reports_age(demo, tmp_path):
         assert ages["testing_sites"] == 60
     finally:
         store.close()
+
+
+def test_a_cordon_drawn_on_one_screen_is_the_wall_cordon_on_another(demo, tmp_path):
+    import shapely
+    import shapely.affinity
+
+    from geo import analyses, drawing
+
+    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    try:
+        assert analyses.standing_cordon(live.overlay(demo, store)).summary["by"] == "distance"
+        # the analyst draws the lockdown outline (what drawing_panel does with a store)
+        box = shapely.box(121.650, 31.138, 121.664, 31.150)
+        kind, row = drawing.new_feature(demo, box, "lockdown", name="Park")
+        store.register_layer(kind, row, at=pd.Timestamp.now(tz="UTC"), source="drawing")
+        wall = live.overlay(demo, store)  # another screen, next refresh
+        assert list(wall.layer("cordons")["id"]) == ["drawn-1"]
+        standing = analyses.standing_cordon(wall)
+        assert standing.summary["by"] == "drawn" and standing.summary["people"]["lockdown"] > 0
+        # an edit supersedes it; a deletion withdraws it everywhere
+        moved = row.copy()
+        moved["geometry"] = [shapely.affinity.translate(box, 0.002, 0)]
+        store.register_layer(kind, moved, at=pd.Timestamp.now(tz="UTC"), source="drawing")
+        got = live.overlay(demo, store).layer("cordons").geometry.iloc[0]
+        assert got.equals_exact(moved.geometry.iloc[0], 1e-9)
+        store.remove("cordons", "drawn-1")
+        assert len(live.overlay(demo, store).layer("cordons")) == 0
+    finally:
+        store.close()

@@ -96,3 +96,10 @@ def test_hidden_layers_come_from_the_url_and_start_unchecked():
     picker.unselect("testing_sites")
     at.run()
     assert at.query_params["hide"] == "incidents,roads,testing_sites"
+
+
+def test_a_cordon_from_drawn_outlines_without_any_says_so():
+    at = _app(**{"cordon.by": "drawn"})
+    assert any("no cordon has been drawn" in e.value for e in at.error)
+    drawn_by = next(s for s in at.sidebar.selectbox if s.label == "Drawn by")
+    assert drawn_by.value == "drawn"

@@ -19,6 +19,7 @@ from geo.ui import (
     catchment_panel,
     cordon_panel,
     crowd_panel,
+    drawing_panel,
     staging_panel,
     state,
     timeline_panel,
@@ -72,7 +73,7 @@ def _live_view() -> None:
     """Tiles and map; with a live store (or while the replay plays) this fragment reruns on a
     timer, alone."""
     sc = state.live_scenario()
-    c_layers, c_replay = st.columns([4, 1.3], vertical_alignment="bottom")
+    c_layers, c_draw, c_replay = st.columns([4, 1.3, 1.3], vertical_alignment="bottom")
     tiles = st.container()
     replay = c_replay.toggle(
         "Replay the night",
@@ -84,6 +85,9 @@ def _live_view() -> None:
         timeline_panel.set_active(replay)
         st.rerun(scope="app")
     tl = timeline_panel.night(sc) if replay else None
+    drawing = not replay and drawing_panel.active()  # one draws on the present, not a replay
+    if not replay:
+        drawing_panel.toggle(c_draw)
     extra = [
         *cordon_panel.map_layers(),
         *catchment_panel.map_layers(),
@@ -102,11 +106,16 @@ def _live_view() -> None:
     with c_layers:
         hidden = _layer_picker(sc, extra)
     live_map = mapview.build_live_map(
-        sc, extra, base_url=st.get_option("server.baseUrlPath") or "", hidden=hidden
+        drawing_panel.map_scenario(sc) if drawing else sc,
+        extra,
+        base_url=st.get_option("server.baseUrlPath") or "",
+        hidden=hidden,
     )
+    if drawing:
+        drawing_panel.add_to_map(live_map.base, sc)
     # The base map stays identical between refreshes (same component key): only the feature
-    # groups are swapped, so the user's zoom and pan survive. Only a click comes back: panning
-    # and zooming must not rerun the script.
+    # groups are swapped, so the user's zoom and pan survive. Only a click (or, while drawing,
+    # the drawings) comes back: panning and zooming must not rerun the script.
     out = st_folium(
         live_map.base,
         key="map",
@@ -114,8 +123,12 @@ def _live_view() -> None:
         layer_control=live_map.control(),
         height=760,
         use_container_width=True,
-        returned_objects=["last_clicked"],
+        returned_objects=["all_drawings"] if drawing else ["last_clicked"],
     )
+    if drawing:
+        drawing_panel.handle(sc, (out or {}).get("all_drawings"))
+        drawing_panel.pending_form(sc)
+        return
     clicked = (out or {}).get("last_clicked")
     if clicked and clicked.get("lng") is not None:
         point = (round(clicked["lng"], 6), round(clicked["lat"], 6))

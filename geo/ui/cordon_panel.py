@@ -17,6 +17,7 @@ BY_LABELS = {
     "distance": "Straight distance (m)",
     "network_m": "Along roads (m)",
     "network_min": "Travel time on roads (min)",
+    "drawn": "Outlines drawn on the map",
 }
 
 
@@ -109,6 +110,15 @@ def _known(text: str, options: list[str]) -> list[str]:
 
 
 def _run(sc, chosen, by, rings, mode, footpaths, clicked):
+    if by == "drawn":
+        # The outlines are the zones; the chosen incidents only add their venue exits.
+        with st.spinner("Counting people and checkpoints…"):
+            return analyses.cordon(
+                sc,
+                [c for c in chosen if c != CLICKED],
+                by="drawn",
+                include_footpaths=footpaths,
+            )
     if not chosen:
         raise InputError("choose at least one incident (or click on the map)", field="incidents")
     incidents = sc.layer("incidents")

@@ -44,6 +44,11 @@ def store() -> Store | None:
     return _open_store(url) if url else None
 
 
+def scenario_of_session() -> scen.Scenario:
+    """The session's own scenario (files and uploads), without the store's live layers."""
+    return scenario(_CONFIG["scenario"])
+
+
 def live_scenario() -> scen.Scenario:
     """The session's scenario, with its live layers as the store has them now."""
     sc = scenario(_CONFIG["scenario"])

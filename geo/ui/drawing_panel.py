@@ -1,0 +1,150 @@
+"""Drawing on the workbench's map: incidents and cordon outlines, edited and deleted in place.
+
+While drawing is on (``draw=1`` in the URL) the map carries Leaflet.Draw's toolbar and the
+scenario's editable drawings (cordon outlines, incidents drawn earlier). What the browser sends
+back (``all_drawings``) is compared with what is saved: moves and deletions apply at once, a new
+shape waits below the map until the user says what it is (an incident, or the outline of a
+lockdown, control or prevention zone). With an operations store, drawings go to the store, so
+every screen (the wall) sees them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from geo import drawing
+from geo import scenario as scen
+from geo.errors import InputError
+from geo.ui import state, urlstate
+
+PENDING = "drawing_pending"
+APPLIED = "drawing_applied"
+INCIDENT_KINDS = ("outbreak_trace", "crowd", "traffic", "fire", "medical", "other")
+
+
+def active() -> bool:
+    return urlstate.get("draw") == "1"
+
+
+def toggle(container) -> None:
+    """The switch that turns drawing on and off (kept in the URL)."""
+    on = container.toggle(
+        "Draw on the map",
+        value=active(),
+        help="Polygon, rectangle, circle or marker: an incident or a cordon outline. "
+        "Edit and delete with the toolbar's pencil and bin.",
+    )
+    if on != active():
+        urlstate.set_("draw", "1" if on else None)
+        st.rerun(scope="app")
+
+
+def map_scenario(sc: scen.Scenario) -> scen.Scenario:
+    """What the ordinary layers show while drawing: everything but the editable drawings."""
+    return drawing.without_drawings(sc) if active() else sc
+
+
+def add_to_map(base, sc: scen.Scenario) -> None:
+    drawing.add_draw_control(
+        base, drawing.scenario_drawings(sc), base_url=st.get_option("server.baseUrlPath") or ""
+    )
+
+
+def handle(sc: scen.Scenario, all_drawings: list | None) -> None:
+    """Apply what the user did on the map (once per change the browser reports)."""
+    if all_drawings is None:
+        return
+    sig = json.dumps(all_drawings, sort_keys=True)
+    if st.session_state.get(APPLIED) == sig:
+        return  # the same report again (a rerun for another reason)
+    st.session_state[APPLIED] = sig
+    try:
+        changes = drawing.drawing_changes(
+            drawing.scenario_drawings(sc), all_drawings, crs_metric=sc.metric_crs()
+        )
+    except InputError as exc:
+        st.error(f"The drawing could not be read; nothing was changed.\n\n{exc}")
+        return
+    st.session_state[PENDING] = changes.new.reset_index(drop=True)
+    if changes.edited or changes.deleted:
+        _save_changes(sc, changes)
+        st.rerun(scope="app")
+    if len(changes.new):
+        st.rerun(scope="app")  # the form below the map asks what the new shape is
+
+
+def _save_changes(sc: scen.Scenario, changes: drawing.DrawingChanges) -> None:
+    store = state.store()
+    if store is None:
+        state.replace(drawing.apply_changes(state.scenario_of_session(), changes))
+        return
+    for fid in changes.deleted:
+        kind = "cordons" if fid in set(sc.layer("cordons")["id"]) else "incidents"
+        store.remove(kind, fid)
+    moved = drawing.apply_changes(sc, changes)
+    for kind in ("incidents", "cordons"):
+        layer = moved.layer(kind)
+        rows = layer[layer["id"].isin(changes.edited)]
+        if len(rows):
+            store.register_layer(kind, rows, at=_utc_now(), source="drawing")
+
+
+def pending_form(sc: scen.Scenario) -> None:
+    """Below the map: what each new shape becomes (or discard it)."""
+    pending = st.session_state.get(PENDING)
+    if pending is None or len(pending) == 0:
+        return
+    st.markdown(f"**New drawing{'s' if len(pending) > 1 else ''}: what is it?**")
+    metric = pending.to_crs(sc.metric_crs())
+    for i, row in pending.iterrows():
+        area = metric.geometry.iloc[i].area / 1e6
+        shape_text = "a point" if row.geometry.geom_type == "Point" else f"{area:,.3f} km²"
+        roles = ["incident"] if row.geometry.geom_type == "Point" else list(drawing.ROLES)
+        with st.form(f"new-drawing-{i}", border=True):
+            st.caption(f"Shape {i + 1}: {shape_text}")
+            c1, c2, c3, c4 = st.columns([2, 2, 1.5, 1])
+            role = c1.selectbox("It is", roles, format_func=drawing.ROLES.get)
+            name = c2.text_input("Name", max_chars=120)
+            kind = c3.selectbox("Incident kind", INCIDENT_KINDS, index=len(INCIDENT_KINDS) - 1)
+            severity = c4.number_input("Severity", 1, 5, 4)
+            save = st.form_submit_button("Save", type="primary")
+            discard = st.form_submit_button("Discard")
+        if save:
+            _save_new(sc, row.geometry, role, name.strip() or None, kind, int(severity))
+            st.session_state[PENDING] = pending.drop(index=i).reset_index(drop=True)
+            st.rerun(scope="app")
+        if discard:
+            st.session_state[PENDING] = pending.drop(index=i).reset_index(drop=True)
+            st.rerun(scope="app")
+
+
+def _save_new(sc, geometry, role, name, kind, severity) -> None:
+    try:
+        layer, row = drawing.new_feature(
+            sc, geometry, role, name=name, kind=kind, severity=severity, at=_now(sc)
+        )
+    except InputError as exc:
+        st.error(f"Not saved.\n\n{exc}")
+        return
+    store = state.store()
+    if store is not None:
+        store.register_layer(layer, row, at=_utc_now(), source="drawing")
+        return
+    own = state.scenario_of_session()
+    merged = gpd.GeoDataFrame(pd.concat([own.layer(layer), row], ignore_index=True), crs=4326)
+    state.replace(own.with_layer(layer, merged))
+
+
+def _utc_now() -> pd.Timestamp:
+    # Store events are stamped when they happen, so a later edit supersedes an earlier one.
+    return pd.Timestamp.now(tz="UTC")
+
+
+def _now(sc: scen.Scenario) -> pd.Timestamp:
+    # A drawing made while the scenario's clock says 18:40 is reported at 18:40 (the demo);
+    # on a live store it is reported now.
+    return state.now(sc)

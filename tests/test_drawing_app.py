@@ -1,0 +1,123 @@
+"""Drawing in the app, end to end in a real browser: draw an outline, say it is the lockdown
+zone, see it kept, exported and used by the cordon; then delete it with the toolbar."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import ARTIFACTS_DIR
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+
+def _settle(page) -> None:
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=30_000)
+    page.wait_for_timeout(200)
+
+
+def _map(page):
+    page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+    frame = page.locator(MAP_IFRAME).first.content_frame
+    frame.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
+    return frame
+
+
+def _choose(page, scope, label: str, option: str) -> None:
+    box = scope.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    field = box.get_by_role("combobox")
+    for _ in range(3):
+        if field.input_value() == option:
+            break
+        box.get_by_role("button", name="Open").click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+        except Exception:  # a rerun re-rendered the list: try again
+            page.keyboard.press("Escape")
+    expect(field).to_have_value(option)
+
+
+def _saved_drawings(page, timeout_s: float = 30.0) -> list[dict]:
+    """The properties of the drawings on the live map once it holds a saved one (the map is
+    rebuilt after a save; frames of the old one detach meanwhile)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for f in [f for f in page.frames if "streamlit_folium" in f.url and not f.is_detached()]:
+            try:
+                props = f.evaluate(
+                    "() => window.drawnItems && drawnItems.getLayers ? drawnItems.getLayers()"
+                    ".map(l => Object.assign({tip: l.getTooltip() && l.getTooltip().getContent()},"
+                    " l.feature ? l.feature.properties : {})) : []"
+                )
+            except Exception:  # detached while asked
+                continue
+            if any(p.get("id") for p in props):
+                return props
+        page.wait_for_timeout(300)
+    raise AssertionError("the map never showed a saved drawing")
+
+
+def test_draw_a_lockdown_outline_use_it_and_delete_it(browser, app_server):
+    page = browser.new_page(viewport={"width": 1600, "height": 1100})
+    outside = []
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith(app_server.url) else None,
+    )
+    try:
+        page.goto(app_server.url + "/?draw=1")
+        frame = _map(page)
+        _settle(page)
+        expect(frame.locator(".leaflet-draw-draw-rectangle")).to_be_visible()
+        box = page.locator(MAP_IFRAME).first.bounding_box()
+        frame.locator(".leaflet-draw-draw-rectangle").click()
+        page.mouse.move(box["x"] + 0.42 * box["width"], box["y"] + 0.40 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.58 * box["width"], box["y"] + 0.60 * box["height"], steps=8)
+        page.mouse.up()
+        # the app asks what the new shape is
+        form = page.locator('[data-testid="stForm"]').filter(has_text="Shape 1")
+        expect(form).to_be_visible(timeout=30_000)
+        _settle(page)
+        _choose(page, form, "It is", "Cordon outline · lockdown")
+        form.get_by_label("Name").fill("<b>Gate</b> line")
+        form.get_by_role("button", name="Save").click()
+        _settle(page)
+        # kept: the map is rebuilt with the outline as an editable drawing, its name as text in
+        # its tooltip (escaped: tooltips are HTML)
+        saved = _saved_drawings(page)
+        assert [(p["id"], p["role"]) for p in saved] == [("drawn-1", "lockdown")]
+        assert (
+            "&lt;b&gt;Gate&lt;/b&gt; line" in saved[0]["tip"] and "<b>Gate" not in saved[0]["tip"]
+        )
+        frame = _map(page)
+        expect(frame.locator("path.co-drawn")).to_have_count(1, timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS_DIR() / "drawing-app.png"))
+        # exported: the layer's download button counts it
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Cordons (drawn) (1) · GeoJSON")).to_be_visible()
+        # used: the cordon from the outlines drawn on the map counts people in it
+        cordon_form = sidebar.locator('[data-testid="stForm"]').filter(has_text="Draw cordon")
+        _choose(page, cordon_form, "Drawn by", "Outlines drawn on the map")
+        sidebar.get_by_role("heading", name="Cordon").click()
+        cordon_form.get_by_role("button", name="Draw cordon").click()
+        _settle(page)
+        people = page.get_by_test_id("stMetric").filter(has_text="People · lockdown")
+        expect(people).to_be_visible(timeout=30_000)
+        assert re.search(r"[1-9]", people.get_by_test_id("stMetricValue").inner_text())
+        # deleted with the toolbar's bin: gone from the scenario
+        frame = _map(page)
+        frame.locator(".leaflet-draw-edit-remove").click()
+        frame.locator("path.co-drawn").first.click()
+        frame.locator(".leaflet-draw-actions a", has_text=re.compile(r"^Save$")).click()
+        _settle(page)
+        expect(sidebar.get_by_text("Cordons (drawn) (0) · GeoJSON")).to_be_visible(timeout=30_000)
+        assert outside == []
+    finally:
+        page.close()
