@@ -468,6 +468,7 @@ def build_map(
     online_tiles: bool = False,
     full_height: bool = False,
     hidden: Collection[str] = (),
+    compact: bool = False,
 ) -> folium.Map:
     """A folium map of ``scenario`` with every layer, ``extra`` result layers, legend and switcher.
 
@@ -483,11 +484,14 @@ def build_map(
     online_tiles : add OpenStreetMap tiles (needs internet; off by default).
     full_height : the map fills its frame's height (the wall screen sizes the frame by CSS).
     hidden : keys of layers listed in the layer switcher but not shown at first.
+    compact : a small map (side by side with another): no legend, the switcher collapsed.
     """
-    m, layers = _base(scenario, extra, theme, assets, base_url, online_tiles, full_height, hidden)
+    m, layers = _base(
+        scenario, extra, theme, assets, base_url, online_tiles, full_height, hidden, not compact
+    )
     for layer in layers:
         add_layer(m, layer)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    folium.LayerControl(collapsed=compact, position="topright").add_to(m)
     return m
 
 
@@ -530,6 +534,7 @@ def _base(
     online_tiles: bool = False,
     full_height: bool = False,
     hidden: Collection[str] = (),
+    legend: bool = True,
 ) -> tuple[folium.Map, list[MapLayer]]:
     bounds = scenario.extent().total_bounds
     m = folium.Map(
@@ -539,6 +544,8 @@ def _base(
         control_scale=True,
         prefer_canvas=False,
         max_zoom=19,
+        # The wall's map fills a frame of any size: quarter zoom steps let the scenario fill it.
+        **({"zoom_snap": 0.25} if full_height else {}),
     )
     if assets == "inline":
         _inline_assets(m)
@@ -555,8 +562,9 @@ def _base(
     if hidden:
         layers = [replace(layer, show=False) if layer.key in hidden else layer for layer in layers]
     # The legend depends on which layers exist, not on their data, so a refresh keeps it.
-    legend = [item for layer in layers if layer.show for item in layer.legend]
-    m.add_child(Legend(scenario.name, legend))
+    if legend:
+        items = [item for layer in layers if layer.show for item in layer.legend]
+        m.add_child(Legend(scenario.name, items))
     box = [[bounds[1], bounds[0]], [bounds[3], bounds[2]]]
     m.fit_bounds(box)
     if full_height:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS_DIR
 
@@ -39,3 +40,24 @@ def test_wall_screen(browser, app_server, demo, scale, name):
         page.screenshot(path=str(ARTIFACTS_DIR() / f"{name}.png"))
     finally:
         ctx.close()
+
+
+def test_wall_keeps_the_layers_of_its_link_through_a_reload(browser, app_server):
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(app_server.url + "/?view=wall&hide=roads,crowd_zones")
+        page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        frame = page.locator(MAP_IFRAME).first.content_frame
+        frame.locator("path.co-incidents").first.wait_for(state="attached", timeout=60_000)
+        for _ in range(2):
+            assert frame.locator("path.co-roads").count() == 0
+            # a swapped-in group starts unchecked too: its paths leave the map
+            expect(frame.locator("path.co-crowd_zones")).to_have_count(0, timeout=15_000)
+            assert frame.locator("path.co-boundary").count() > 0
+            page.reload()
+            page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+            frame = page.locator(MAP_IFRAME).first.content_frame
+            frame.locator("path.co-incidents").first.wait_for(state="attached", timeout=60_000)
+        assert "hide=roads%2Ccrowd_zones" in page.url or "hide=roads,crowd_zones" in page.url
+    finally:
+        page.close()

@@ -264,6 +264,7 @@ def compare(sc: Scenario) -> None:
                 [mapview.staging_layer(r.sites, f"Plan {slot}")],
                 base_url=st.get_option("server.baseUrlPath") or "",
                 hidden={"roads", "crowd_zones"},
+                compact=True,
             )
             st_folium(
                 page_map,
