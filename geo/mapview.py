@@ -467,7 +467,7 @@ def build_map(
     base_url: str = "",
     online_tiles: bool = False,
     full_height: bool = False,
-    hidden: Collection[str] = (),
+    hidden: Collection[str] | None = None,
     compact: bool = False,
 ) -> folium.Map:
     """A folium map of ``scenario`` with every layer, ``extra`` result layers, legend and switcher.
@@ -483,7 +483,8 @@ def build_map(
     base_url : Streamlit's ``server.baseUrlPath`` when the app is served under a prefix.
     online_tiles : add OpenStreetMap tiles (needs internet; off by default).
     full_height : the map fills its frame's height (the wall screen sizes the frame by CSS).
-    hidden : keys of layers listed in the layer switcher but not shown at first.
+    hidden : keys of the layers listed in the layer switcher but not shown at first; the others
+        are shown. None: each layer's default (e.g. other facilities start hidden).
     compact : a small map (side by side with another): no legend, the switcher collapsed.
     """
     m, layers = _base(
@@ -533,7 +534,7 @@ def _base(
     base_url: str = "",
     online_tiles: bool = False,
     full_height: bool = False,
-    hidden: Collection[str] = (),
+    hidden: Collection[str] | None = None,
     legend: bool = True,
 ) -> tuple[folium.Map, list[MapLayer]]:
     bounds = scenario.extent().total_bounds
@@ -559,8 +560,8 @@ def _base(
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", max_zoom=19).add_to(m)
 
     layers = [*scenario_layers(scenario, theme), *extra]
-    if hidden:
-        layers = [replace(layer, show=False) if layer.key in hidden else layer for layer in layers]
+    if hidden is not None:
+        layers = [replace(layer, show=layer.key not in hidden) for layer in layers]
     # The legend depends on which layers exist, not on their data, so a refresh keeps it.
     if legend:
         items = [item for layer in layers if layer.show for item in layer.legend]

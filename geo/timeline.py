@@ -143,6 +143,12 @@ class Timeline:
         ts = self.time(t)
         return self.events[self.events["time"] <= ts].reset_index(drop=True)
 
+    def cordon_result(self, t: Any) -> Any:
+        """The cordon on the map at ``t``: the plan's, once drawn (None before, or without)."""
+        if self.cordon is None or self.cordon_at is None or self.time(t) < self.cordon_at:
+            return None
+        return self.cordon
+
     # --- the state at t -------------------------------------------------------------------------
 
     def values(self, t: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -711,3 +717,102 @@ def _ceil_hour(t: pd.Timestamp) -> pd.Timestamp:
         return t.ceil("h")
     except (ValueError, TypeError):  # ambiguous/nonexistent local hour (DST): round in UTC
         return t.tz_convert("UTC").ceil("h").tz_convert(t.tz)
+
+
+# --- the store's record -------------------------------------------------------------------------
+
+
+@dataclass
+class Recording:
+    """A night as the operations store recorded it: the picture at any time t.
+
+    The same interface as :class:`Timeline` (``start``, ``end``, ``events``, ``at``,
+    ``figures``, ``events_until``, ``cordon_result``, ``time``), but nothing is simulated:
+    ``at(t)`` is the scenario overlaid with what the store held at ``t``
+    (:func:`geo.live.overlay`), and the figures are the wall's figures of that picture.
+    """
+
+    scenario: Scenario
+    store: Any = field(repr=False)
+    start: pd.Timestamp
+    end: pd.Timestamp
+    events: pd.DataFrame = field(repr=False)
+
+    def time(self, t: Any) -> pd.Timestamp:
+        return _to_time(t, self.scenario.settings.timezone, "t")
+
+    def events_until(self, t: Any) -> pd.DataFrame:
+        ts = self.time(t)
+        return self.events[self.events["time"] <= ts].reset_index(drop=True)
+
+    def at(self, t: Any) -> Scenario:
+        """The scenario with its live layers as the store held them at ``t``; ``now`` = ``t``."""
+        from geo import live
+
+        ts = self.time(t)
+        sc = live.overlay(self.scenario, self.store, at=ts)
+        return replace(sc, settings=replace(sc.settings, now=ts.isoformat()))
+
+    def cordon_result(self, t: Any) -> Any:
+        from geo.analyses import standing_cordon
+
+        return standing_cordon(self.at(t))
+
+    def figures(self, t: Any) -> dict[str, Any]:
+        """:func:`geo.situation.wall_figures` of the picture at ``t`` (with its standing
+        cordon), plus ``queue`` (people waiting at sites) and ``sites_open``."""
+        from geo.analyses import standing_cordon
+        from geo.situation import wall_figures
+
+        ts = self.time(t)
+        sc = self.at(ts)
+        out = wall_figures(sc, None, standing_cordon(sc))
+        sites = sc.layer("testing_sites")
+        opened = (sites["opens_at"].isna() | (sites["opens_at"] <= ts)) & ~(
+            sites["closes_at"].notna() & (sites["closes_at"] <= ts)
+        )
+        out["queue"] = float(sites["queue"].astype(float).fillna(0).sum())
+        out["sites_open"] = int(opened.sum())
+        per_h = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
+        out["tests_per_hour"] = float(per_h[opened.to_numpy(dtype=bool)].sum())
+        return out
+
+
+#: How far back a recording reaches from its last event: one night and day.
+RECORD_WINDOW = pd.Timedelta(hours=24)
+
+
+def record(sc: Scenario, store: Any, window: pd.Timedelta = RECORD_WINDOW) -> Recording:
+    """The store's record of ``sc``'s night: its last ``window`` of timed events (from the first
+    of them, if later).
+
+    Events are the store's log (scenario baselines left out) as ``time``, ``kind``, ``text``,
+    ``feature_id``; the text names the entity (its name when the event carries one).
+    """
+    from geo.store import ALWAYS
+
+    tz = sc.settings.timezone
+    log = store.events()
+    log = log[log["time"] > ALWAYS] if len(log) else log
+    now = pd.Timestamp.now(tz=tz)
+    if len(log) == 0:
+        events = pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
+        events["time"] = pd.to_datetime(events["time"]).dt.tz_localize(tz)
+        return Recording(sc, store, now, now, events)
+    texts = [
+        f"{str(k).replace('_', ' ').capitalize()}: {p.get('name') or e}"
+        for k, e, p in zip(log["kind"], log["entity_id"], log["props"])
+    ]
+    events = pd.DataFrame(
+        {
+            "time": log["time"].dt.tz_convert(tz).to_numpy(),
+            "kind": log["kind"].to_numpy(),
+            "text": texts,
+            "feature_id": log["entity_id"].to_numpy(),
+        }
+    )
+    events["time"] = pd.to_datetime(events["time"]).dt.tz_convert(tz)
+    end = events["time"].max()
+    start = max(events["time"].min(), end - window)
+    events = events[events["time"] >= start]
+    return Recording(sc, store, start, end, events.reset_index(drop=True))

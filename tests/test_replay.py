@@ -65,6 +65,16 @@ def test_switching_the_replay_off_restores_the_live_tiles():
     assert "Open incidents" in {m.label for m in at.metric}
 
 
+def test_with_a_store_the_replay_is_its_record(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    monkeypatch.setenv("CITYOPS_STORE", url)
+    at = _app(replay="1", t="18:50")
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Replay time"] == "18:50" and labels["Tested"] == "0"
+    events = next(m.value for m in at.markdown if "co-events" in m.value)
+    assert "Crowd surge" in events and "Congestion" not in events  # 18:40 yes, 19:10 not yet
+
+
 @pytest.mark.browser
 @pytest.mark.xdist_group("browser")
 def test_wall_replay_plays_without_reloading(browser, app_server, night):
@@ -101,5 +111,11 @@ def test_wall_replay_plays_without_reloading(browser, app_server, night):
         page.reload()
         page.wait_for_selector(MAP_IFRAME, timeout=60_000)
         expect(page.locator("#co-clock")).to_contain_text(hhmm, timeout=30_000)
+        # the paused slider is an input: End takes it to the morning, when the last sites close
+        thumb = page.get_by_role("slider")
+        thumb.focus()
+        thumb.press("End")
+        expect(page.locator("#co-clock")).to_contain_text("08:00", timeout=30_000)
+        expect(page.locator(".co-tile .v").nth(1)).to_have_text(f"{night.people:,.0f}")
     finally:
         page.close()

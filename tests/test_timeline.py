@@ -261,3 +261,55 @@ def test_demo_frames_and_clamp(night):
     assert tl.clamp("2021-11-02T00:00:00+08:00") == tl.end
     assert tl.times.tz is not None and str(tl.times.tz) == TZ
     assert tl.times[0] == tl.start and tl.times[-1] >= tl.end
+
+
+# --- the store's record --------------------------------------------------------------------------
+
+
+def test_a_recorded_night_replays_what_the_store_held(demo, tmp_path):
+    from geo import live
+    from geo.store import Event, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    try:
+        live.overlay(demo, store)  # registers the scenario (incidents at their report times)
+        t = pd.Timestamp("2021-10-31T19:00:00+08:00")
+        site = demo.layer("testing_sites")["id"].iloc[0]
+        store.append(
+            [
+                Event("site_figures", site, t, {"tested": 500, "queue": 1200}),
+                Event(
+                    "incident",
+                    "feed-9",
+                    t + pd.Timedelta(minutes=30),
+                    {"kind": "crowd", "severity": 2, "reported_at": "2021-10-31T19:30:00+08:00"},
+                    {"type": "Point", "coordinates": [121.66, 31.15]},
+                ),
+            ]
+        )
+        rec = timeline.record(demo, store)
+        assert rec.start == pd.Timestamp("2021-10-31T18:05:00+08:00")
+        assert rec.end == pd.Timestamp("2021-10-31T19:30:00+08:00")
+        assert len(rec.at("2021-10-31 18:30").layer("incidents")) == 1
+        assert len(rec.at("2021-10-31 19:45").layer("incidents")) == 4
+        before, after = rec.figures("2021-10-31 18:55"), rec.figures("2021-10-31 19:05")
+        assert before["tested"] == 0 and after["tested"] == 500 and after["queue"] == 1200
+        assert after["checkpoints"] is not None  # the standing cordon of the picture then
+        kinds = list(rec.events_until("2021-10-31 19:00")["kind"])
+        assert kinds.count("incident") == 2 and kinds[-1] == "site_figures"  # 18:05, 18:40
+        assert rec.at("2021-10-31 19:05").settings.time("now") == pd.Timestamp(
+            "2021-10-31T19:05:00+08:00"
+        )
+    finally:
+        store.close()
+
+
+def test_an_empty_store_records_nothing(demo, tmp_path):
+    from geo.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    try:
+        rec = timeline.record(demo, store)
+        assert rec.start == rec.end and len(rec.events) == 0
+    finally:
+        store.close()

@@ -103,3 +103,13 @@ def test_a_cordon_from_drawn_outlines_without_any_says_so():
     assert any("no cordon has been drawn" in e.value for e in at.error)
     drawn_by = next(s for s in at.sidebar.selectbox if s.label == "Drawn by")
     assert drawn_by.value == "drawn"
+
+
+def test_layer_defaults_without_a_hide_parameter_and_an_empty_one_hides_nothing():
+    at = _app()
+    picker = next(m for m in at.multiselect if m.label == "On the map")
+    assert "facilities" not in picker.value and "roads" in picker.value  # as the switcher says
+    assert "hide" not in at.query_params  # an untouched page keeps a clean address
+    at = _app(hide="")
+    picker = next(m for m in at.multiselect if m.label == "On the map")
+    assert "facilities" in picker.value

@@ -140,8 +140,11 @@ def _live_view() -> None:
 def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
     """Which layers are on the map; the hidden ones are kept in the URL (``hide=``), so a new
     result layer shows up and a reload keeps the choice."""
-    names = {layer.key: layer.name for layer in [*mapview.scenario_layers(sc), *extra]}
-    hidden = set(urlstate.as_list(urlstate.get("hide")))
+    layers = [*mapview.scenario_layers(sc), *extra]
+    names = {layer.key: layer.name for layer in layers}
+    hidden = urlstate.hidden_layers()
+    if hidden is None:  # the link does not say: each layer's default
+        hidden = {layer.key for layer in layers if not layer.show}
     shown = st.multiselect(
         "On the map",
         list(names),
@@ -151,9 +154,10 @@ def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
         "The switcher on the map is for a quick look.",
     )
     # Hidden layers that are not available now (a result not computed yet) stay hidden.
-    hidden = (hidden - set(names)) | (set(names) - set(shown))
-    urlstate.set_("hide", ",".join(sorted(hidden)) if hidden else None)
-    return hidden
+    new = (hidden - set(names)) | (set(names) - set(shown))
+    if new != hidden or urlstate.get("hide") is not None:  # an untouched page keeps a clean URL
+        urlstate.set_("hide", ",".join(sorted(new)))
+    return new
 
 
 def _views_link() -> None:

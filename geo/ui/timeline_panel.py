@@ -1,9 +1,12 @@
 """The night's timeline: a time slider and a play button; the tiles and the map follow it.
 
+Without an operations store the night is simulated from the plan (:func:`geo.timeline.build`);
+with one, it is the store's record (:func:`geo.timeline.record`): what every layer was at t.
+
 The replay is on while the URL says ``replay=1``; ``t=HH:MM`` is the time shown (the first such
 clock time at or after the start of the night), so a wall screen that reloads comes back to the
-same moment. The night is simulated from the plan (:mod:`geo.timeline`): the standing cordon and
-the balanced catchments of the people in its lockdown zone.
+same moment. The simulated night follows the plan: the standing cordon and the balanced
+catchments of the people in its lockdown zone.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ def set_active(on: bool) -> None:
     if not on:
         urlstate.set_("t", None)
         st.session_state["replay_playing"] = False
+        for key in (TIME, SLIDER, SLIDER_SET):
+            st.session_state.pop(key, None)
 
 
 def run_every(default: float | None) -> float | None:
@@ -41,8 +46,18 @@ def run_every(default: float | None) -> float | None:
     return TICK_S if active() and st.session_state.get("replay_playing") else default
 
 
-def night(sc: Scenario) -> timeline.Timeline | None:
-    """The simulated night of this session's scenario (built once per scenario version)."""
+def night(sc: Scenario) -> timeline.Timeline | timeline.Recording | None:
+    """The night to replay: the store's record when there is a store (re-read on each run, it
+    grows), else the plan simulated (built once per scenario version)."""
+    store = state.store()
+    if store is not None:
+        # Re-read once per refresh period, not on every play tick (it reads the event log).
+        kept = st.session_state.get("replay_recording")
+        fresh = kept and time.monotonic() - kept[0] < (state.refresh_s() or 10.0)
+        if not fresh:
+            kept = (time.monotonic(), timeline.record(state.scenario_of_session(), store))
+            st.session_state["replay_recording"] = kept
+        return kept[1]
     kept = st.session_state.get("replay_timeline")
     if kept and kept[0] == state.version():
         return kept[1]
@@ -80,13 +95,23 @@ def _naive(t: pd.Timestamp) -> datetime:
     return t.tz_localize(None).to_pydatetime()
 
 
-def current(tl: timeline.Timeline) -> pd.Timestamp:
-    """The time shown: the slider's (first from the URL's ``t``), one step on while playing.
+# The time shown is the session's own value (TIME), not the slider's: while playing, a click can
+# carry the browser's slider value from before the last tick, which would step the replay back.
+# So the slider is a display (no key) while playing, and an input only when paused.
+TIME = "replay_t"
+SLIDER = "replay_slider"
+SLIDER_SET = "replay_slider_set"
+
+
+def current(tl) -> pd.Timestamp:
+    """The time shown: first the URL's ``t`` (else the start), then where the user put the
+    slider, one step on per tick while playing.
 
     Call it before drawing anything that shows the time; :func:`bar` draws the controls.
     """
     start, end = tl.start, last_time(tl)
-    if "replay_slider" not in st.session_state:
+    ss = st.session_state
+    if TIME not in ss:
         t0 = start
         raw = urlstate.get("t")
         if raw:
@@ -97,29 +122,32 @@ def current(tl: timeline.Timeline) -> pd.Timestamp:
                     f"The link's parameter 't={raw}' is not a time (HH:MM); the replay starts "
                     "at the beginning."
                 )
-        st.session_state["replay_slider"] = _naive(t0)
-    if st.session_state.get("replay_playing"):
+        ss[TIME] = t0
+    playing = bool(ss.get("replay_playing"))
+    if not playing and ss.get(SLIDER) is not None and ss.get(SLIDER) != ss.get(SLIDER_SET):
+        ss[TIME] = pd.Timestamp(ss[SLIDER]).tz_localize(start.tz)  # the user moved it
+        ss[SLIDER_SET] = ss[SLIDER]
+    if playing:
         _advance(end)
-    t = pd.Timestamp(st.session_state["replay_slider"]).tz_localize(start.tz)
+    t = min(max(ss[TIME], start), end)
     urlstate.set_("t", f"{t:%H:%M}")
     return t
 
 
-def bar(tl: timeline.Timeline, events: bool = True) -> pd.Timestamp:
+def bar(tl, events: bool = True) -> pd.Timestamp:
     """Play/pause, speed, the time slider and (``events``) the latest events; returns the
     time shown."""
-    current(tl)  # idempotent within a tick
+    t = current(tl)  # idempotent within a tick
     start, end = tl.start, last_time(tl)
-    tz = start.tz
-    playing = bool(st.session_state.get("replay_playing"))
+    ss = st.session_state
+    playing = bool(ss.get("replay_playing"))
     c_play, c_speed, c_slider = st.columns([1, 1.3, 8], vertical_alignment="bottom")
     label = "⏸ Pause" if playing else "▶ Play"
     if c_play.button(label, key="replay_play", width="stretch", type="primary"):
-        now_shown = pd.Timestamp(st.session_state["replay_slider"]).tz_localize(tz)
-        if not playing and now_shown >= end:
-            st.session_state["replay_slider"] = _naive(start)  # play again from the start
-        st.session_state["replay_playing"] = not playing
-        st.session_state["replay_last_tick"] = time.monotonic()
+        if not playing and t >= end:
+            ss[TIME] = start  # play again from the start
+        ss["replay_playing"] = not playing
+        ss["replay_last_tick"] = time.monotonic()
         st.rerun(scope="app")  # the fragment's timer changes with play/pause
     c_speed.selectbox(
         "Speed",
@@ -128,16 +156,17 @@ def bar(tl: timeline.Timeline, events: bool = True) -> pd.Timestamp:
         key="replay_speed",
         format_func=lambda v: f"{v} min/s",
     )
-    shown = c_slider.slider(
-        "Replay time",
-        min_value=_naive(start),
-        max_value=_naive(end),
-        step=timedelta(minutes=1),
-        format="ddd HH:mm",
-        key="replay_slider",
-    )
-    t = pd.Timestamp(shown).tz_localize(tz)
-    urlstate.set_("t", f"{t:%H:%M}")
+    common = {
+        "min_value": _naive(start),
+        "max_value": _naive(end),
+        "step": timedelta(minutes=1),
+        "format": "ddd HH:mm",
+    }
+    if playing:
+        c_slider.slider("Replay time", value=_naive(t), disabled=True, **common)
+    else:
+        ss[SLIDER] = ss[SLIDER_SET] = _naive(t)
+        c_slider.slider("Replay time", key=SLIDER, **common)
     if events:
         _events(tl, t)
     return t
@@ -146,16 +175,16 @@ def bar(tl: timeline.Timeline, events: bool = True) -> pd.Timestamp:
 def _advance(end: pd.Timestamp) -> None:
     """One play step (at most one per tick, whatever else reran the fragment)."""
     now = time.monotonic()
-    last = st.session_state.get("replay_last_tick", 0.0)
-    if now - last < 0.8 * TICK_S:
+    ss = st.session_state
+    if now - ss.get("replay_last_tick", 0.0) < 0.8 * TICK_S:
         return
-    st.session_state["replay_last_tick"] = now
-    speed = st.session_state.get("replay_speed", SPEEDS_MIN_PER_S[1])
-    nxt = pd.Timestamp(st.session_state["replay_slider"]) + pd.Timedelta(minutes=speed)
-    if nxt >= end.tz_localize(None):
-        nxt = end.tz_localize(None)
-        st.session_state["replay_playing"] = False
-    st.session_state["replay_slider"] = nxt.to_pydatetime()
+    ss["replay_last_tick"] = now
+    speed = ss.get("replay_speed", SPEEDS_MIN_PER_S[1])
+    nxt = ss[TIME] + pd.Timedelta(minutes=speed)
+    if nxt >= end:
+        nxt = end
+        ss["replay_playing"] = False
+    ss[TIME] = nxt
 
 
 def _events(tl: timeline.Timeline, t: pd.Timestamp, n: int = 4) -> None:
@@ -169,9 +198,7 @@ def _events(tl: timeline.Timeline, t: pd.Timestamp, n: int = 4) -> None:
     st.markdown(f"<ul class='co-events' id='co-events'>{rows}</ul>", unsafe_allow_html=True)
 
 
-def cordon_layers(tl: timeline.Timeline, t: pd.Timestamp) -> list[mapview.MapLayer]:
-    """The standing cordon on the map once it is drawn in the replay."""
-    c = tl.cordon
-    if c is None or tl.cordon_at is None or t < tl.cordon_at:
-        return []
-    return mapview.cordon_layers(c.bands, c.checkpoints)
+def cordon_layers(tl, t: pd.Timestamp) -> list[mapview.MapLayer]:
+    """The standing cordon on the map as it stood at ``t`` in the replay."""
+    c = tl.cordon_result(t)
+    return [] if c is None else mapview.cordon_layers(c.bands, c.checkpoints)

@@ -84,6 +84,13 @@ class Panel:
             del st.query_params[k]
 
 
+def hidden_layers() -> set[str] | None:
+    """The layers the URL hides (``hide=a,b``; ``hide=`` hides none), or None when it does not
+    say (each layer's default)."""
+    raw = get("hide")
+    return None if raw is None else set(as_list(raw))
+
+
 def as_list(text: str | None) -> list[str]:
     return [p for p in (text or "").split(",") if p]
 

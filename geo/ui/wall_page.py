@@ -101,7 +101,7 @@ def _screen() -> None:
         extra,
         base_url=st.get_option("server.baseUrlPath") or "",
         full_height=True,
-        hidden=set(urlstate.as_list(urlstate.get("hide"))),
+        hidden=urlstate.hidden_layers(),
     )
     st_folium(
         live_map.base,
