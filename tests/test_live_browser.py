@@ -69,3 +69,32 @@ def test_new_incident_appears_without_reload_or_losing_the_view(browser, live_ap
         assert frame.evaluate("() => [map_div.getZoom(), map_div.getCenter().lat]") == view
     finally:
         page.close()
+
+
+def test_wall_follows_the_store_without_reload(browser, live_app):
+    server, url = live_app
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(server.url + "/?view=wall")
+        page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        frame_loc = page.locator(MAP_IFRAME).first.content_frame
+        frame_loc.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
+        before = frame_loc.locator("path.co-incidents").count()
+        page.evaluate("window.__no_reload = 9")
+        with open_store(url) as store:
+            t = pd.Timestamp.now(tz="Asia/Shanghai")
+            store.append(
+                [
+                    Event(
+                        "incident",
+                        "wall-1",
+                        t,
+                        {"kind": "fire", "severity": 2, "reported_at": t.isoformat()},
+                        {"type": "Point", "coordinates": [121.662, 31.147]},
+                    )
+                ]
+            )
+        expect(frame_loc.locator("path.co-incidents")).to_have_count(before + 1, timeout=20_000)
+        assert page.evaluate("window.__no_reload") == 9
+    finally:
+        page.close()

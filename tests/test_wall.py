@@ -32,6 +32,8 @@ def test_wall_screen(browser, app_server, demo, scale, name):
         # the alert for the overfull station, and the clock in the scenario's zone
         assert page.locator(".co-alert[data-kind='crowd']").count() >= 1
         assert "18:05" in page.locator("#co-clock").inner_text()
+        # each live layer's data age, in the title row
+        assert "crowd zones 0 min" in page.locator("#co-age").inner_text()
         # the map fills most of the screen, and Leaflet knows its full size
         box = page.locator(MAP_IFRAME).first.bounding_box()
         assert box["height"] >= 0.6 * 1080 and box["width"] >= 0.95 * 1920

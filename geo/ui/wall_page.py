@@ -23,6 +23,8 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stToolb
 .stApp { background: #05080d; }
 .co-bar { display: flex; align-items: baseline; justify-content: space-between; color: #e6edf3; }
 .co-bar h1 { font-size: 2.2rem; margin: 0; padding: 0; }
+.co-age { font-size: clamp(1rem, 1vw, 2rem); opacity: .75; margin-left: auto;
+          margin-right: 2rem; }
 .co-clock { font-size: 2.6rem; font-variant-numeric: tabular-nums; font-weight: 700; }
 .co-clock small { font-size: 1.1rem; opacity: .7; margin-left: .6rem; font-weight: 400; }
 .co-tiles { display: grid; grid-template-columns: repeat(5, 1fr); gap: .8rem; margin: .6rem 0; }
@@ -85,7 +87,7 @@ def _screen() -> None:
         figs = situation.wall_figures(sc, catch, cordon)
         extra = mapview.cordon_layers(cordon.bands, cordon.checkpoints) if cordon else []
         alerts = situation.alerts(sc, now)
-        _bar(sc.name, now)
+        _bar(sc.name, now, ages=situation.data_age_min(sc, now))
     _tiles(figs)
     shown = situation.banners(alerts)
     st.markdown(_map_height_css(len(shown), tl is not None), unsafe_allow_html=True)
@@ -130,11 +132,21 @@ def _analyses(sc):
     return cordon, catch
 
 
-def _bar(name: str, shown: pd.Timestamp, replay: bool = False) -> None:
+def _bar(
+    name: str, shown: pd.Timestamp, replay: bool = False, ages: dict[str, float] | None = None
+) -> None:
+    """Title, each live layer's data age (in the same row, so the map keeps its height) and
+    the clock."""
     tzname = shown.tzname() or ""
     tag = "<span class='co-replay'>REPLAY</span>" if replay else ""
+    age = ""
+    if ages:
+        parts = " · ".join(
+            f"{html.escape(k.replace('_', ' '))} {v:,.0f} min" for k, v in sorted(ages.items())
+        )
+        age = f"<div class='co-age' id='co-age'>data age · {parts}</div>"
     st.markdown(
-        f"<div class='co-bar'><h1>{html.escape(name)}</h1>"
+        f"<div class='co-bar'><h1>{html.escape(name)}</h1>{age}"
         f"<div class='co-clock' id='co-clock'>{tag}{shown:%H:%M}<small>{shown:%a %d %b} "
         f"{html.escape(tzname)}</small></div></div>",
         unsafe_allow_html=True,
