@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -81,6 +82,9 @@ class MapLayer:
     show: bool = True
     legend: list[tuple[str, str]] = field(default_factory=list)
     label: Callable[[pd.Series], str] | None = None  # short text drawn on each point (numbers)
+    # Set (to the theme) for a scenario layer drawn as it is: its styled features are then built
+    # once per layer object (a live refresh or a replay tick shares the unchanged layers).
+    cache: str | None = None
 
 
 def asset_urls(base_url: str = "") -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -135,6 +139,7 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
             "Boundary",
             "boundary",
             boundary,
+            cache=theme,
             style=lambda r: {
                 "color": t["boundary"],
                 "weight": 2,
@@ -185,6 +190,7 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
             "Roads",
             "roads",
             roads,
+            cache=theme,
             style=lambda r: {
                 "color": t["major_road"]
                 if r["road_class"] in ("motorway", "trunk", "primary")
@@ -348,20 +354,7 @@ def layer_group(layer: MapLayer) -> folium.FeatureGroup:
         group.add_child(_StartHidden())
     if len(layer.gdf):
         gdf = layer.gdf
-        styles, tips, radii = [], [], []
-        for _, row in gdf.iterrows():
-            style = {k: v for k, v in layer.style(row).items() if v is not None}
-            style["className"] = f"co-{layer.key}"
-            if row.geometry.geom_type == "Point":
-                style["pane"] = POINT_PANE  # points above every polygon, so they stay hoverable
-                style["fill"] = True  # folium's CircleMarker template defaults to no fill
-            styles.append(style)
-            tips.append(layer.tooltip(row))
-            radii.append(layer.point_radius(row) if layer.point_radius else 6)
-        data = json.loads(to_geojson(gdf[["id", "geometry"]]))
-        for feat, style, tip, radius in zip(data["features"], styles, tips, radii):
-            # Only pre-escaped, pre-styled display properties go to the browser.
-            feat["properties"] = {"_style": style, "_tip": tip, "_r": radius}
+        data = _features(layer)
         folium.GeoJson(
             data,
             name=layer.name,
@@ -386,6 +379,38 @@ def layer_group(layer: MapLayer) -> folium.FeatureGroup:
                     tooltip=folium.Tooltip(layer.tooltip(row), sticky=True),
                 ).add_to(group)
     return group
+
+
+_FEATURES: dict[tuple[str, str, int], tuple[weakref.ref, str]] = {}
+
+
+def _features(layer: MapLayer) -> dict:
+    """The layer's GeoJSON with only pre-escaped, pre-styled display properties (``_style``,
+    ``_tip``, ``_r``): nothing else goes to the browser. Cached per layer object when
+    ``layer.cache`` is set (a fresh copy each call: folium keeps a reference)."""
+    key = (layer.key, layer.cache or "", id(layer.gdf))
+    if layer.cache is not None:
+        hit = _FEATURES.get(key)
+        if hit is not None and hit[0]() is layer.gdf:
+            return json.loads(hit[1])  # a fresh copy (C speed; deepcopy is 5x slower)
+    styles, tips, radii = [], [], []
+    for _, row in layer.gdf.iterrows():
+        style = {k: v for k, v in layer.style(row).items() if v is not None}
+        style["className"] = f"co-{layer.key}"
+        if row.geometry.geom_type == "Point":
+            style["pane"] = POINT_PANE  # points above every polygon, so they stay hoverable
+            style["fill"] = True  # folium's CircleMarker template defaults to no fill
+        styles.append(style)
+        tips.append(layer.tooltip(row))
+        radii.append(layer.point_radius(row) if layer.point_radius else 6)
+    data = json.loads(to_geojson(layer.gdf[["id", "geometry"]]))
+    for feat, style, tip, radius in zip(data["features"], styles, tips, radii):
+        feat["properties"] = {"_style": style, "_tip": tip, "_r": radius}
+    if layer.cache is not None:
+        for k in [k for k, (ref, _) in _FEATURES.items() if ref() is None]:
+            del _FEATURES[k]  # layers that are gone
+        _FEATURES[key] = (weakref.ref(layer.gdf), json.dumps(data))
+    return data
 
 
 def _style_from_props(feature: dict) -> dict:

@@ -99,3 +99,18 @@ def test_point_incident_is_drawn(demo):
     sc = demo.with_layer("incidents", inc)
     html = mapview.build_map(sc).get_root().render()
     assert "co-incidents" in html
+
+
+def test_styled_features_are_reused_only_for_the_same_layer_object_and_theme(demo):
+    from geo.mapview import _features, scenario_layers
+
+    dark = {lay.key: lay for lay in scenario_layers(demo, "dark")}
+    light = {lay.key: lay for lay in scenario_layers(demo, "light")}
+    first, again = _features(dark["roads"]), _features(dark["roads"])
+    assert first == again and first is not again  # a fresh copy: folium may keep or change it
+    assert _features(light["roads"]) != first  # the theme's colours, not the cached ones
+    roads = demo.layer("roads").copy()
+    roads.loc[roads.index[0], "road_class"] = "footway"
+    moved = {lay.key: lay for lay in scenario_layers(demo.with_layer("roads", roads), "dark")}
+    changed = _features(moved["roads"])["features"][0]["properties"]["_style"]
+    assert changed.get("dashArray") == "2 4"  # a new layer object is styled afresh
