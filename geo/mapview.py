@@ -20,6 +20,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
@@ -65,6 +66,20 @@ POINT_PANE = "co-points"
 INCIDENT_COLOR = "#ff3b30"
 SITE_COLOR = "#2ecc71"
 SITE_CLOSED_COLOR = "#7f8c8d"  # a site not open (yet, or any more) in a replay
+# A site whose queue takes longer than this (minutes of its throughput) to clear shows it.
+SITE_WAIT_COLORS = ((45.0, "#f5a623"), (90.0, "#ff5fa2"))
+
+
+def _site_color(r: pd.Series) -> str:
+    if r.get("status") in ("not open yet", "closed"):
+        return SITE_CLOSED_COLOR
+    color = SITE_COLOR
+    for limit, c in SITE_WAIT_COLORS:
+        if float(r.get("wait_min", 0.0)) > limit:
+            color = c
+    return color
+
+
 HOSPITAL_COLOR = "#4aa3ff"
 FACILITY_COLOR = "#b0b0b0"
 
@@ -256,6 +271,8 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
 
     sites = scenario.layer("testing_sites").copy()
     sites["per_h"] = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
+    queue = sites["queue"].astype(float).fillna(0.0)
+    sites["wait_min"] = (queue / sites["per_h"].where(sites["per_h"] > 0) * 60.0).fillna(0.0)
     out.append(
         MapLayer(
             "Testing sites",
@@ -264,9 +281,7 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
             style=lambda r: {
                 "color": "#ffffff",
                 "weight": 2,
-                "fillColor": SITE_CLOSED_COLOR
-                if r.get("status") in ("not open yet", "closed")
-                else SITE_COLOR,
+                "fillColor": _site_color(r),
                 "fillOpacity": 0.95,
             },
             tooltip=lambda r: tooltip_table(
@@ -276,6 +291,7 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
                     ("lanes", r["lanes"]),
                     ("tests per hour", r["per_h"]),
                     ("queue", r.get("queue")),
+                    ("queue (min)", r.get("wait_min")),
                     ("tested", r.get("tested")),
                     ("opens", r.get("opens_at")),
                     ("closes", r.get("closes_at")),
@@ -284,6 +300,11 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
             ),
             point_radius=lambda r: float(np.clip(5 + 1.2 * np.sqrt(float(r["lanes"])), 6, 16)),
             legend=[(SITE_COLOR, "Testing site (size: lanes)")]
+            # always listed: a legend that changed with the data would rebuild the live map
+            + [
+                (SITE_WAIT_COLORS[0][1], "Site queue > 45 min"),
+                (SITE_WAIT_COLORS[1][1], "> 90 min"),
+            ]
             + ([(SITE_CLOSED_COLOR, "Testing site not open")] if "status" in sites.columns else []),
         )
     )
@@ -681,7 +702,8 @@ def catchment_layer(sites: gpd.GeoDataFrame, title: str = "Catchments") -> MapLa
     colors = {
         sid: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, sid in enumerate(sites["site_id"])
     }
-    gdf = sites[~sites.geometry.is_empty & sites.geometry.notna()].copy()
+    geoms = np.asarray(sites.geometry.array, dtype=object)
+    gdf = sites[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))].copy()
     gdf["id"] = gdf["site_id"]
 
     def tip(r: pd.Series) -> str:

@@ -16,6 +16,7 @@ KIND_LABELS = {
     "voronoi": "Straight-line (Voronoi)",
 }
 MODE_LABELS = {"walk": "Walking", "drive": "Driving"}
+SCOPES = {"lockdown": "People in the lockdown zone", "all": "Everyone in the crowd zones"}
 TABLE_COLUMNS = {
     "name": "Site",
     "people": "People",
@@ -41,6 +42,7 @@ def controls(sc: Scenario) -> None:
         "mode": URL.get("mode", str, "walk", choices=MODE_LABELS),
         "cell": URL.get("cell", int, 250, choices=CELLS_M),
         "iso": URL.get("iso", urlstate.as_bool, False),
+        "scope": URL.get("scope", str, "lockdown", choices=SCOPES),
     }
     with st.form("catchments"):
         kind = st.selectbox(
@@ -58,23 +60,50 @@ def controls(sc: Scenario) -> None:
         )
         cell_m = st.select_slider("Demand cell (m)", CELLS_M, value=p["cell"])
         iso = st.checkbox("Show isochrones (5/10/15/30 min)", value=p["iso"])
+        scope = st.radio(
+            "Demand",
+            list(SCOPES),
+            format_func=SCOPES.get,
+            index=list(SCOPES).index(p["scope"]),
+            help="The people to test: those in the standing cordon's lockdown zone (as on the "
+            "wall), or everyone in the crowd zones.",
+        )
         run = st.form_submit_button("Compute catchments")
     if run:
-        p = {"kind": kind, "mode": mode, "cell": int(cell_m), "iso": iso}
+        p = {"kind": kind, "mode": mode, "cell": int(cell_m), "iso": iso, "scope": scope}
     if run or urlstate.restore_due(URL, "catchment_result"):
         try:
             with st.spinner("Computing catchments…"):
-                result = analyses.catchments(sc, p["kind"], p["mode"], cell_m=float(p["cell"]))
+                area = _area(sc, p["scope"])
+                result = analyses.catchments(
+                    sc, p["kind"], p["mode"], cell_m=float(p["cell"]), within=area
+                )
                 bands = analyses.isochrones(sc, p["mode"]) if p["iso"] else None
         except InputError as exc:
             st.error(f"Catchments could not be computed.\n\n{exc}")
             return
         state.keep_result(
-            "catchment_result", kind=p["kind"], mode=p["mode"], result=result, isochrones=bands
+            "catchment_result",
+            kind=p["kind"],
+            mode=p["mode"],
+            scope=p["scope"] if area is not None else "all",
+            result=result,
+            isochrones=bands,
         )
         URL.set(p)
     if state.clear_button("catchment_result", "Clear catchments"):
         URL.clear()
+
+
+def _area(sc: Scenario, scope: str):
+    """The lockdown zone when asked for and there is one (else everyone: None)."""
+    if scope != "lockdown":
+        return None
+    try:
+        return analyses.lockdown_area(sc)
+    except InputError:
+        st.caption("No lockdown zone (no open incident of severity 4-5): everyone is counted.")
+        return None
 
 
 def _current() -> dict | None:
@@ -100,6 +129,7 @@ def results() -> None:
     result = res["result"]
     s = result.summary
     st.subheader(f"Catchments: {KIND_LABELS[res['kind']]}, {MODE_LABELS[res['mode']].lower()}")
+    st.caption(f"Demand: {SCOPES[res.get('scope', 'all')].lower()}")
     cols = st.columns(4)
     cols[0].metric("People", f"{s['people']:,.0f}")
     cols[1].metric("Assigned", f"{s['assigned']:,.0f}")
@@ -110,7 +140,25 @@ def results() -> None:
     if "finish_at" in table:
         table = table.sort_values("finish_at", na_position="last")
     shown = table[[c for c in TABLE_COLUMNS if c in table.columns]].rename(columns=TABLE_COLUMNS)
-    st.dataframe(shown, hide_index=True, width="stretch")
+    for c in ("People", "Load", "Tests/h", "Untested"):
+        if c in shown:  # whole people (the LP leaves 1e-12 residues)
+            shown[c] = shown[c].astype(float).round().astype("Int64")
+    whole = st.column_config.NumberColumn(format="localized")
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(shown), 600),  # every site without scrolling (up to ~16)
+        column_config={
+            "People": whole,
+            "Load": whole,
+            "Tests/h": whole,
+            "Untested": whole,
+            "Mean min": st.column_config.NumberColumn(format="%.1f"),
+            "Max min": st.column_config.NumberColumn(format="%.1f"),
+            "Finishes": st.column_config.DatetimeColumn(format="ddd HH:mm"),
+        },
+    )
     c1, c2 = st.columns(2)
     c1.download_button(
         "Catchments · GeoJSON",

@@ -175,12 +175,17 @@ def results() -> None:
     for col, band in zip(cols, ["lockdown", "control", "prevention"]):
         col.metric(f"People · {band}", f"{s['people'].get(band, 0):,.0f}")
     cols[3].metric("Checkpoints · staff", f"{s['checkpoints']:,} · {s['staff_total']:,}")
-    table = bands.drop(columns="geometry")[["band", "band_zh", "people", "area_km2"]]
+    table = bands.drop(columns="geometry")[["band", "band_zh", "people", "area_km2"]].copy()
+    table["people"] = table["people"].round().astype("Int64")
     st.dataframe(
         table.rename(
             columns={"band": "Band", "band_zh": "区", "people": "People", "area_km2": "Area km²"}
         ),
         hide_index=True,
+        column_config={
+            "People": st.column_config.NumberColumn(format="localized"),
+            "Area km²": st.column_config.NumberColumn(format="%.2f"),
+        },
     )
     by_class = pd.Series(s["checkpoints_by_class"], name="checkpoints").rename_axis("road class")
     st.dataframe(by_class.reset_index(), hide_index=True)

@@ -23,6 +23,7 @@ from geo.ui import state, urlstate
 
 PENDING = "drawing_pending"
 APPLIED = "drawing_applied"
+FLASH = "drawing_flash"  # shown after the rerun that a save causes
 INCIDENT_KINDS = ("outbreak_trace", "crowd", "traffic", "fire", "medical", "other")
 
 
@@ -95,6 +96,15 @@ def _save_changes(sc: scen.Scenario, changes: drawing.DrawingChanges) -> None:
 
 def pending_form(sc: scen.Scenario) -> None:
     """Below the map: what each new shape becomes (or discard it)."""
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        st.success(flash)
+    if state.store() is None:
+        st.caption(
+            "Drawings are kept in this session's scenario and exported with it. To share them "
+            "with the wall screen and other analysts, start CityOps with an operations store "
+            "(`make run STORE=sqlite:///ops.sqlite`)."
+        )
     pending = st.session_state.get(PENDING)
     if pending is None or len(pending) == 0:
         return
@@ -130,6 +140,7 @@ def _save_new(sc, geometry, role, name, kind, severity) -> None:
     except InputError as exc:
         st.error(f"Not saved.\n\n{exc}")
         return
+    st.session_state[FLASH] = f"Saved {row['id'].iloc[0]} as {drawing.ROLES[role].lower()}."
     store = state.store()
     if store is not None:
         store.register_layer(layer, row, at=_utc_now(), source="drawing")

@@ -142,7 +142,7 @@ def bar(tl, events: bool = True) -> pd.Timestamp:
     ss = st.session_state
     playing = bool(ss.get("replay_playing"))
     c_play, c_speed, c_slider = st.columns([1, 1.3, 8], vertical_alignment="bottom")
-    label = "⏸ Pause" if playing else "▶ Play"
+    label = "■ Pause" if playing else "▶ Play"  # ⏸ is missing from common fonts
     if c_play.button(label, key="replay_play", width="stretch", type="primary"):
         if not playing and t >= end:
             ss[TIME] = start  # play again from the start
