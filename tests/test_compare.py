@@ -6,10 +6,9 @@ import math
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from geo import analyses
-from tests.conftest import ROOT
+from tests.conftest import open_app
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +41,8 @@ def test_compare_with_itself_has_no_difference(plans):
     assert sites["only_a"] == [] and sites["only_b"] == []
 
 
-def _app(**params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def test_keep_two_plans_and_compare_them_on_the_page():
-    at = _app()
+    at = open_app()
     next(s for s in at.sidebar.selectbox if s.label == "Goal").set_value("coverage")
     next(n for n in at.sidebar.number_input if n.label == "How many (k)").set_value(2)
     next(b for b in at.sidebar.button if b.label == "Suggest sites").click()
@@ -74,7 +64,7 @@ def test_keep_two_plans_and_compare_them_on_the_page():
 
 
 def test_a_link_with_two_plans_shows_the_comparison():
-    at = _app(
+    at = open_app(
         **{
             "planA.goal": "coverage",
             "planA.k": "1",

@@ -7,10 +7,9 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from streamlit.testing.v1 import AppTest
 
 from geo import analyses, timeline
-from tests.conftest import ARTIFACTS_DIR, ROOT
+from tests.conftest import ARTIFACTS_DIR, open_app
 
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
@@ -24,17 +23,8 @@ def night(demo):
     )
 
 
-def _app(**params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def test_replay_from_a_link_shows_the_figures_at_that_time(night):
-    at = _app(replay="1", t="20:30")
+    at = open_app(replay="1", t="20:30")
     labels = {m.label: m.value for m in at.metric}
     f = night.figures(night.time("2021-10-31 20:30"))
     assert labels["Replay time"] == "20:30"
@@ -49,16 +39,16 @@ def test_replay_from_a_link_shows_the_figures_at_that_time(night):
 
 
 def test_replay_after_midnight_and_a_bad_time(night):
-    at = _app(replay="1", t="01:30")
+    at = open_app(replay="1", t="01:30")
     labels = {m.label: m.value for m in at.metric}
     assert labels["Replay time"] == "01:30" and labels["Remaining"] == "0"
-    at = _app(replay="1", t="25:99")
+    at = open_app(replay="1", t="25:99")
     assert any("t=25:99" in w.value for w in at.warning)
     assert {m.label: m.value for m in at.metric}["Replay time"] == "18:05"
 
 
 def test_switching_the_replay_off_restores_the_live_tiles():
-    at = _app(replay="1", t="20:30")
+    at = open_app(replay="1", t="20:30")
     next(t for t in at.toggle if t.label == "Replay the night").set_value(False)
     at.run()
     assert "replay" not in at.query_params and "t" not in at.query_params
@@ -68,7 +58,7 @@ def test_switching_the_replay_off_restores_the_live_tiles():
 def test_with_a_store_the_replay_is_its_record(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
     monkeypatch.setenv("CITYOPS_STORE", url)
-    at = _app(replay="1", t="18:50")
+    at = open_app(replay="1", t="18:50")
     labels = {m.label: m.value for m in at.metric}
     assert labels["Replay time"] == "18:50" and labels["Tested"] == "0"
     events = next(m.value for m in at.markdown if "co-events" in m.value)

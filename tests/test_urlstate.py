@@ -6,16 +6,7 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
-
-
-def _app(**params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, at.exception
-    return at
+from tests.conftest import open_app
 
 
 def _map_args(at: AppTest) -> dict:
@@ -29,7 +20,7 @@ def _map_args(at: AppTest) -> dict:
 
 
 def test_running_an_analysis_writes_its_parameters_to_the_url():
-    at = _app()
+    at = open_app()
     next(t for t in at.sidebar.text_input if t.label.startswith("Lockdown")).set_value(
         "300,1000,3000"
     )
@@ -42,7 +33,7 @@ def test_running_an_analysis_writes_its_parameters_to_the_url():
 
 
 def test_a_link_with_parameters_recomputes_the_analyses():
-    at = _app(
+    at = open_app(
         **{
             "cordon.ids": "inc-001,inc-002",
             "cordon.rings": "300,1000,3000",
@@ -66,7 +57,7 @@ def test_a_link_with_parameters_recomputes_the_analyses():
 
 
 def test_a_bad_parameter_falls_back_to_the_default_with_a_warning():
-    at = _app(**{"cordon.rings": "<b>x</b>", "cordon.ids": "nope"})
+    at = open_app(**{"cordon.rings": "<b>x</b>", "cordon.ids": "nope"})
     warnings = " ".join(w.value for w in at.warning)
     assert "cordon.rings" in warnings and "cordon.ids" in warnings
     rings = next(t for t in at.sidebar.text_input if t.label.startswith("Lockdown"))
@@ -76,7 +67,7 @@ def test_a_bad_parameter_falls_back_to_the_default_with_a_warning():
 
 
 def test_clearing_a_result_removes_it_from_the_url():
-    at = _app(**{"cordon.ids": "inc-001"})
+    at = open_app(**{"cordon.ids": "inc-001"})
     next(b for b in at.sidebar.button if b.label == "Clear cordon").click()
     at.run()
     assert not at.exception
@@ -85,7 +76,7 @@ def test_clearing_a_result_removes_it_from_the_url():
 
 
 def test_hidden_layers_come_from_the_url_and_start_unchecked():
-    at = _app(hide="roads,incidents")
+    at = open_app(hide="roads,incidents")
     picker = next(m for m in at.multiselect if m.label == "On the map")
     assert "roads" not in picker.value and "incidents" not in picker.value
     assert "testing_sites" in picker.value
@@ -99,17 +90,27 @@ def test_hidden_layers_come_from_the_url_and_start_unchecked():
 
 
 def test_a_cordon_from_drawn_outlines_without_any_says_so():
-    at = _app(**{"cordon.by": "drawn"})
+    at = open_app(**{"cordon.by": "drawn"})
     assert any("no cordon has been drawn" in e.value for e in at.error)
     drawn_by = next(s for s in at.sidebar.selectbox if s.label == "Drawn by")
     assert drawn_by.value == "drawn"
 
 
 def test_layer_defaults_without_a_hide_parameter_and_an_empty_one_hides_nothing():
-    at = _app()
+    at = open_app()
     picker = next(m for m in at.multiselect if m.label == "On the map")
     assert "facilities" not in picker.value and "roads" in picker.value  # as the switcher says
     assert "hide" not in at.query_params  # an untouched page keeps a clean address
-    at = _app(hide="")
+    at = open_app(hide="")
     picker = next(m for m in at.multiselect if m.label == "On the map")
     assert "facilities" in picker.value
+
+
+def test_catchments_count_the_lockdown_zone_unless_asked_for_everyone():
+    at = open_app(**{"catch.kind": "balanced"})
+    assert any(c.value == "Demand: people in the lockdown zone" for c in at.caption)
+    people = {m.label: m.value for m in at.metric}["People"]
+    at = open_app(**{"catch.kind": "balanced", "catch.scope": "all"})
+    assert any(c.value == "Demand: everyone in the crowd zones" for c in at.caption)
+    everyone = {m.label: m.value for m in at.metric}["People"]
+    assert int(everyone.replace(",", "")) > int(people.replace(",", "")) > 0
