@@ -128,3 +128,24 @@ def open_app(**params: str):
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+
+def map_frame(page):
+    """The map's frame once Leaflet has drawn the roads (a stale hidden iframe may linger
+    beside the live one in fragments: the first is taken)."""
+    page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+    frame = page.locator(MAP_IFRAME).first.content_frame
+    frame.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
+    return frame
+
+
+def settle(page) -> None:
+    """Wait until the script has finished running (a click during a rerun can be lost)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=30_000)
+    page.wait_for_timeout(200)

@@ -10,11 +10,10 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS_DIR
+from tests.conftest import ARTIFACTS_DIR, MAP_IFRAME, map_frame, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 LAYER_KEYS = ["boundary", "crowd_zones", "roads", "hospitals", "testing_sites", "incidents"]
 
 
@@ -27,20 +26,6 @@ def page(browser, app_server):
     pg.goto(app_server.url, wait_until="domcontentloaded")
     yield pg
     context.close()
-
-
-def _map(page):
-    page.wait_for_selector(MAP_IFRAME, timeout=60_000)
-    frame = page.locator(MAP_IFRAME).first.content_frame
-    frame.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
-    return frame
-
-
-def _settle(page) -> None:
-    """Wait until the script has finished running (a click during a rerun can be lost)."""
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=30_000)
-    page.wait_for_timeout(200)
 
 
 def _runs(page) -> int:
@@ -60,7 +45,7 @@ def _expected_counts(demo) -> dict[str, int]:
 
 
 def test_every_layer_is_drawn_offline(page, app_server, demo):
-    frame = _map(page)
+    frame = map_frame(page)
     counts = {k: frame.locator(f"path.co-{k}").count() for k in LAYER_KEYS}
     assert counts == _expected_counts(demo)
     # legend and layer switcher are on screen
@@ -90,7 +75,7 @@ def test_every_layer_is_drawn_offline(page, app_server, demo):
 
 
 def test_tooltip_shows_key_figures(page, demo):
-    frame = _map(page)
+    frame = map_frame(page)
     site = demo.layer("testing_sites").iloc[0]
     frame.locator("path.co-testing_sites").first.hover(force=True)
     tip = frame.locator(".leaflet-tooltip").first
@@ -102,7 +87,7 @@ def test_tooltip_shows_key_figures(page, demo):
 
 
 def test_pan_and_zoom_do_not_rerun_the_script(page):
-    frame = _map(page)
+    frame = map_frame(page)
     page.wait_for_timeout(1500)  # let the first run settle
     before = _runs(page)
     box = page.locator(MAP_IFRAME).first.bounding_box()
@@ -118,7 +103,7 @@ def test_pan_and_zoom_do_not_rerun_the_script(page):
 
 
 def test_upload_adds_a_layer_and_bad_upload_explains(page, tmp_path):
-    frame = _map(page)
+    frame = map_frame(page)
     before = frame.locator("path.co-incidents").count()
     good = tmp_path / "new_incidents.geojson"
     good.write_text(
@@ -152,10 +137,10 @@ def test_upload_adds_a_layer_and_bad_upload_explains(page, tmp_path):
     ).set_input_files(str(good))
     sidebar.get_by_text("append", exact=True).click()
     sidebar.get_by_role("heading", name="Load a layer").click()
-    _settle(page)
+    settle(page)
     sidebar.get_by_role("button", name="Add to map").click()
     page.get_by_text("new_incidents.geojson: 1 incidents feature(s)").first.wait_for(timeout=30_000)
-    frame = _map(page)
+    frame = map_frame(page)
     frame.locator("path.co-incidents").nth(before).wait_for(state="attached", timeout=30_000)
     assert frame.locator("path.co-incidents").count() == before + 1
 
@@ -179,7 +164,7 @@ def test_upload_adds_a_layer_and_bad_upload_explains(page, tmp_path):
         'input[type="file"]'
     ).set_input_files(str(bad))
     sidebar.get_by_role("heading", name="Load a layer").click()
-    _settle(page)
+    settle(page)
     sidebar.get_by_role("button", name="Add to map").click()
     alert = page.locator('[data-testid="stAlert"]').filter(has_text="broken_sites.geojson")
     alert.first.wait_for(timeout=30_000)
@@ -187,13 +172,13 @@ def test_upload_adds_a_layer_and_bad_upload_explains(page, tmp_path):
     assert "lanes" in msg and "S9" in msg and re.search(r"(>=|≥) ?1", msg), msg
     assert "Traceback" not in page.locator("body").inner_text()
     # the scenario is untouched: the incident uploaded before is still drawn
-    assert _map(page).locator("path.co-incidents").count() == before + 1
+    assert map_frame(page).locator("path.co-incidents").count() == before + 1
 
 
 def _choose_layer(page, sidebar, title: str) -> None:
     """Pick ``title`` in the upload form's layer box, and check it took (BaseWeb selects can
     drop a click that arrives while a rerun re-renders them)."""
-    _settle(page)
+    settle(page)
     form = sidebar.locator('[data-testid="stForm"]').filter(has_text="Add to map")
     box = form.locator('[data-testid="stSelectbox"]').first
     field = box.get_by_role("combobox")
@@ -217,20 +202,20 @@ def test_crowd_points_become_crowd_zones(page, tmp_path):
     pts = crowd.synthetic_points(50_000, seed=3, centre=(121.657, 31.144), extent_m=6000)
     csv = tmp_path / "telecom_points.csv"
     pts.to_csv(csv, index=False)
-    _map(page)
-    _settle(page)
+    map_frame(page)
+    settle(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("Crowd points → crowd zones").click()
     form = sidebar.locator('[data-testid="stForm"]').filter(has_text="Aggregate and replace")
     form.locator('input[type="file"]').set_input_files(str(csv))
-    _settle(page)
+    settle(page)
     form.get_by_role("button", name="Aggregate and replace crowd zones").click()
     page.get_by_text(
         re.compile(r"telecom_points\.csv: [\d,]+ people in [\d,]+ cells")
     ).first.wait_for(timeout=60_000)
     total = float(pd.read_csv(csv)["devices"].sum())
     expect(page.locator("body")).to_contain_text(f"{total:,.0f}", timeout=30_000)
-    frame = _map(page)
+    frame = map_frame(page)
     # the feature group is swapped in place a moment after the rerun
     expect(frame.locator("path.co-crowd_zones")).not_to_have_count(23, timeout=30_000)
     assert frame.locator("path.co-crowd_zones").count() > 23

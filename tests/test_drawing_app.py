@@ -9,24 +9,9 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS_DIR
+from tests.conftest import ARTIFACTS_DIR, MAP_IFRAME, map_frame, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
-
-
-def _settle(page) -> None:
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=30_000)
-    page.wait_for_timeout(200)
-
-
-def _map(page):
-    page.wait_for_selector(MAP_IFRAME, timeout=60_000)
-    frame = page.locator(MAP_IFRAME).first.content_frame
-    frame.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
-    return frame
 
 
 def _choose(page, scope, label: str, option: str) -> None:
@@ -72,8 +57,8 @@ def test_draw_a_lockdown_outline_use_it_and_delete_it(browser, app_server):
     )
     try:
         page.goto(app_server.url + "/?draw=1")
-        frame = _map(page)
-        _settle(page)
+        frame = map_frame(page)
+        settle(page)
         expect(frame.locator(".leaflet-draw-draw-rectangle")).to_be_visible()
         box = page.locator(MAP_IFRAME).first.bounding_box()
         frame.locator(".leaflet-draw-draw-rectangle").click()
@@ -84,11 +69,11 @@ def test_draw_a_lockdown_outline_use_it_and_delete_it(browser, app_server):
         # the app asks what the new shape is
         form = page.locator('[data-testid="stForm"]').filter(has_text="Shape 1")
         expect(form).to_be_visible(timeout=30_000)
-        _settle(page)
+        settle(page)
         _choose(page, form, "It is", "Cordon outline · lockdown")
         form.get_by_label("Name").fill("<b>Gate</b> line")
         form.get_by_role("button", name="Save").click()
-        _settle(page)
+        settle(page)
         # kept: the map is rebuilt with the outline as an editable drawing, its name as text in
         # its tooltip (escaped: tooltips are HTML)
         saved = _saved_drawings(page)
@@ -96,7 +81,7 @@ def test_draw_a_lockdown_outline_use_it_and_delete_it(browser, app_server):
         assert (
             "&lt;b&gt;Gate&lt;/b&gt; line" in saved[0]["tip"] and "<b>Gate" not in saved[0]["tip"]
         )
-        frame = _map(page)
+        frame = map_frame(page)
         expect(frame.locator("path.co-drawn")).to_have_count(1, timeout=30_000)
         page.screenshot(path=str(ARTIFACTS_DIR() / "drawing-app.png"))
         # exported: the layer's download button counts it
@@ -107,16 +92,16 @@ def test_draw_a_lockdown_outline_use_it_and_delete_it(browser, app_server):
         _choose(page, cordon_form, "Drawn by", "Outlines drawn on the map")
         sidebar.get_by_role("heading", name="Cordon").click()
         cordon_form.get_by_role("button", name="Draw cordon").click()
-        _settle(page)
+        settle(page)
         people = page.get_by_test_id("stMetric").filter(has_text="People · lockdown")
         expect(people).to_be_visible(timeout=30_000)
         assert re.search(r"[1-9]", people.get_by_test_id("stMetricValue").inner_text())
         # deleted with the toolbar's bin: gone from the scenario
-        frame = _map(page)
+        frame = map_frame(page)
         frame.locator(".leaflet-draw-edit-remove").click()
         frame.locator("path.co-drawn").first.click()
         frame.locator(".leaflet-draw-actions a", has_text=re.compile(r"^Save$")).click()
-        _settle(page)
+        settle(page)
         expect(sidebar.get_by_text("Cordons (drawn) (0) · GeoJSON")).to_be_visible(timeout=30_000)
         assert outside == []
     finally:
