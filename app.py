@@ -1,6 +1,11 @@
-"""CityOps: Streamlit entry point (page set-up and routing only; the pages live in geo.ui).
+"""CityOps: the entry point. Page set-up and routing only; the pages live in geo.ui, the extra
+HTTP routes (tiles, OGC API, health) in geo.web.
 
-streamlit run app.py -- --scenario path/to/folder-or.gpkg
+    streamlit run app.py -- --scenario path/to/folder-or.gpkg
+
+``streamlit run`` finds the ``App`` below and serves it with uvicorn: it imports this file as
+the module ``app`` (which builds the ASGI app with our routes) and runs it again as the page
+script (``__name__ == "__main__"``) for every browser session.
 """
 
 from __future__ import annotations
@@ -9,9 +14,9 @@ import argparse
 import os
 import sys
 
-import streamlit as st
+from streamlit.starlette import App
 
-from geo.ui import analyst_page, state, wall_page
+from geo import web
 
 
 def _args() -> argparse.Namespace:
@@ -22,14 +27,25 @@ def _args() -> argparse.Namespace:
     return parser.parse_known_args(sys.argv[1:])[0]
 
 
-# ?view=wall is the wall screen; anything else (?view=analyst, or none) the analyst's workbench.
-view = st.query_params.get("view", "analyst")
-st.set_page_config(
-    page_title="CityOps",
-    page_icon="🗺️",
-    layout="wide",
-    initial_sidebar_state="collapsed" if view == "wall" else "auto",
-)
-args = _args()
-state.configure(args.scenario, args.store, float(args.refresh) if args.refresh else None)
-(wall_page if view == "wall" else analyst_page).render()
+def page() -> None:
+    """One run of the page: ``?view=wall`` is the wall screen, anything else the workbench."""
+    import streamlit as st
+
+    from geo.ui import analyst_page, state, wall_page
+
+    view = st.query_params.get("view", "analyst")
+    st.set_page_config(
+        page_title="CityOps",
+        page_icon="🗺️",
+        layout="wide",
+        initial_sidebar_state="collapsed" if view == "wall" else "auto",
+    )
+    args = _args()
+    state.configure(args.scenario, args.store, float(args.refresh) if args.refresh else None)
+    (wall_page if view == "wall" else analyst_page).render()
+
+
+if __name__ == "__main__":
+    page()
+else:
+    app = App(__file__, routes=web.routes(), middleware=web.middleware())

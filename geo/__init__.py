@@ -3,4 +3,9 @@
 Everything in this package is plain Python over GeoDataFrames; only ``geo.ui`` imports Streamlit.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # the one version number is pyproject.toml's, read from the installed package's metadata
+    __version__ = version("cityops")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -6,6 +6,7 @@ Each function takes a :class:`geo.scenario.Scenario` plus parameters and returns
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from geo import catchment, network
+from geo import cordon as cordon_mod
+from geo.constants import DEFAULT_RINGS_M, Mode
 from geo.errors import InputError
 from geo.scenario import Scenario
 
 CatchmentKind = Literal["voronoi", "travel_time", "balanced"]
-Mode = Literal["walk", "drive"]
 CATCHMENT_KINDS: tuple[str, ...] = ("voronoi", "travel_time", "balanced")
 
 
@@ -115,11 +117,98 @@ def isochrones(
     return road_network(sc).isochrones(sites, mode, tuple(minutes))
 
 
-def cordon(sc: Scenario, incident_ids=None, rings=(500.0, 2000.0, 5000.0), **kwargs):
-    """Three-tier cordon: bands with people, checkpoints, summary (:func:`geo.cordon.cordon`)."""
-    from geo import cordon as cordon_mod
+def cordon(
+    sc: Scenario,
+    incident_ids: Iterable[str] | None = None,
+    rings: Sequence[float] | float = DEFAULT_RINGS_M,
+    *,
+    by: cordon_mod.By = "distance",
+    unit: cordon_mod.Unit = "m",
+    mode: Mode = "walk",
+    incidents: gpd.GeoDataFrame | None = None,
+    merge_m: float = 30.0,
+    include_footpaths: bool = True,
+    cell_m: float | None = None,
+    demand_cell_m: float | None = None,
+) -> cordon_mod.CordonResult:
+    """Bands, people, checkpoints and a summary for incidents of a scenario.
 
-    return cordon_mod.cordon(sc, incident_ids, rings, **kwargs)
+    Parameters
+    ----------
+    sc : the scenario (roads, crowd zones, settings' ``checkpoint_staff``).
+    incident_ids : ids of the incidents to cordon; None = all of them.
+    rings : the three limits (metres, or minutes when ``unit="min"``), innermost first.
+    by : ``"distance"`` (straight buffers), ``"network"`` (reachable over the roads) or
+        ``"drawn"`` (the outlines of the scenario's ``cordons`` layer; ``rings`` is ignored and
+        ``incident_ids`` only adds the venue exits of those incidents).
+    unit : ``"m"`` or ``"min"`` (``"min"`` only with ``by="network"``).
+    mode : ``"walk"`` or ``"drive"`` (network only).
+    incidents : incidents to use instead of the scenario's layer (e.g. a point clicked on the
+        map); ``incident_ids`` then selects among these.
+    merge_m, include_footpaths : see :func:`geo.cordon.checkpoints`.
+    cell_m : resolution of network zones (see :func:`geo.cordon.zones_by_network`).
+    demand_cell_m : when given, people are interpolated from demand cells of this size
+        (:func:`geo.catchment.demand_cells`) instead of whole crowd zones.
+
+    Returns
+    -------
+    :class:`geo.cordon.CordonResult` ``(bands, checkpoints, summary)``; ``bands`` carries
+    ``people``; ``summary`` is :func:`geo.cordon.summarize`'s dict plus the request.
+    """
+    if by not in ("distance", "network", "drawn"):
+        raise InputError(
+            f"unknown cordon method '{by}'", field="by", expected="distance, network or drawn"
+        )
+    if unit not in ("m", "min"):
+        raise InputError(f"unknown unit '{unit}'", field="unit", expected="m or min")
+    if by == "distance" and unit != "m":
+        raise InputError(
+            "straight-distance zones are measured in metres",
+            field="unit",
+            expected="m (or by='network' for minutes)",
+        )
+    source = sc.layer("incidents") if incidents is None else incidents
+    crs = sc.metric_crs()
+    if by == "drawn":
+        # The outlines are the zones; chosen incidents only add their venue exits.
+        sel = (
+            cordon_mod.select_incidents(source, incident_ids, sc.source)
+            if incident_ids
+            else source[:0]
+        )
+        bands = cordon_mod.zones_from_outlines(sc.layer("cordons"), crs=crs)
+    elif by == "distance":
+        sel = cordon_mod.select_incidents(source, incident_ids, sc.source)
+        bands = cordon_mod.zones_by_distance(sel, rings, crs=crs)
+    else:
+        sel = cordon_mod.select_incidents(source, incident_ids, sc.source)
+        bands = cordon_mod.zones_by_network(
+            road_network(sc), sel, rings, unit=unit, mode=mode, cell_m=cell_m
+        )
+    cells = None
+    if demand_cell_m is not None:
+        cells = catchment.demand_cells(sc.layer("crowd_zones"), demand_cell_m, crs=crs)
+    bands = cordon_mod.people_in_zones(bands, sc.layer("crowd_zones"), cells, crs=crs)
+    cps = cordon_mod.checkpoints(
+        bands,
+        sc.layer("roads"),
+        staff=sc.settings.checkpoint_staff,
+        merge_m=merge_m,
+        include_footpaths=include_footpaths,
+        incidents=sel,
+        crs=crs,
+    )
+    summary = {
+        "by": by,
+        "unit": unit,
+        "mode": mode if by == "network" else None,
+        "rings": []
+        if by == "drawn"
+        else [float(x) for x in np.atleast_1d(np.asarray(rings, dtype=float))],
+        "incident_ids": sel["id"].astype(str).tolist(),
+        **cordon_mod.summarize(bands, cps),
+    }
+    return cordon_mod.CordonResult(bands, cps, summary)
 
 
 def parse_rings(text: str) -> tuple[float, ...]:
@@ -139,9 +228,6 @@ def parse_rings(text: str) -> tuple[float, ...]:
             expected="three increasing numbers such as 500,2000,5000",
         )
     return values
-
-
-DEFAULT_RINGS_M = (500.0, 2000.0, 5000.0)
 
 
 def standing_cordon(sc: Scenario, min_severity: int = 4):

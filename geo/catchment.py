@@ -56,11 +56,11 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from geo.constants import WGS84
 from geo.crs import local_crs
 from geo.errors import InputError, Problem
 from geo.network import POINT_SNAP_M, SITE_SNAP_M, Mode, RoadNetwork, SiteTimes
 
-WGS84 = "EPSG:4326"
 #: Cost (minutes per person) of leaving a person untested; larger than any travel time, so the
 #: assignment tests as many people as capacity allows, then minimises travel.
 UNSERVED_MIN = 10_000.0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from geo import analyses, io
 from geo import scenario as scen
+from geo.constants import DEFAULT_RINGS_M
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS
 
@@ -205,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cordon", help="three-tier zones, people inside, checkpoints to staff")
     p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
     p.add_argument("--incident", help="incident id(s), comma-separated (default: all)")
-    p.add_argument("--rings", default="500,2000,5000", help="lockdown,control,prevention limits")
+    p.add_argument(
+        "--rings",
+        default=",".join(f"{r:g}" for r in DEFAULT_RINGS_M),
+        help="lockdown,control,prevention limits",
+    )
     p.add_argument("--by", choices=["distance", "network"], default="distance")
     p.add_argument("--unit", choices=["m", "min"], default="m", help="min: travel time (network)")
     p.add_argument("--mode", choices=["walk", "drive"], default="walk")

@@ -70,6 +70,7 @@ from scipy.ndimage import minimum_filter
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from geo.constants import DEFAULT_RINGS_M, DEFAULT_RINGS_MIN, DEFAULT_STAFF, WGS84, Mode
 from geo.crs import local_crs
 from geo.errors import InputError, Problem
 from geo.network import (
@@ -82,12 +83,9 @@ from geo.network import (
     _ModeGraph,
     cells_union,
 )
-from geo.scenario import DEFAULT_STAFF, Scenario
 
-WGS84 = "EPSG:4326"
 By = Literal["distance", "network", "drawn"]
 Unit = Literal["m", "min"]
-Mode = Literal["walk", "drive"]
 
 #: The three bands, innermost first, and their Chinese names.
 BANDS: tuple[str, ...] = ("lockdown", "control", "prevention")
@@ -172,7 +170,7 @@ class CordonResult(NamedTuple):
 
 def zones_by_distance(
     incidents: gpd.GeoDataFrame,
-    distances_m: Sequence[float] | float = (500, 2000, 5000),
+    distances_m: Sequence[float] | float = DEFAULT_RINGS_M,
     *,
     crs: CRS | str | int | None = None,
     quad_segs: int = 32,
@@ -294,7 +292,7 @@ def zones_from_outlines(
 def zones_by_network(
     network: RoadNetwork,
     incidents: gpd.GeoDataFrame,
-    limits: Sequence[float] | float = (500, 2000, 5000),
+    limits: Sequence[float] | float = DEFAULT_RINGS_M,
     *,
     unit: Unit = "m",
     mode: Mode = "walk",
@@ -980,98 +978,6 @@ def _staff_of(road_class: str, table: Mapping[str, int]) -> int:
 # --- scenario level -----------------------------------------------------------------------------
 
 
-def cordon(
-    sc: Scenario,
-    incident_ids: Iterable[str] | None = None,
-    rings: Sequence[float] | float = (500, 2000, 5000),
-    *,
-    by: By = "distance",
-    unit: Unit = "m",
-    mode: Mode = "walk",
-    incidents: gpd.GeoDataFrame | None = None,
-    merge_m: float = 30.0,
-    include_footpaths: bool = True,
-    cell_m: float | None = None,
-    demand_cell_m: float | None = None,
-) -> CordonResult:
-    """Bands, people, checkpoints and a summary for incidents of a scenario.
-
-    Parameters
-    ----------
-    sc : the scenario (roads, crowd zones, settings' ``checkpoint_staff``).
-    incident_ids : ids of the incidents to cordon; None = all of them.
-    rings : the three limits (metres, or minutes when ``unit="min"``), innermost first.
-    by : ``"distance"`` (straight buffers), ``"network"`` (reachable over the roads) or
-        ``"drawn"`` (the outlines of the scenario's ``cordons`` layer; ``rings`` is ignored and
-        ``incident_ids`` only adds the venue exits of those incidents).
-    unit : ``"m"`` or ``"min"`` (``"min"`` only with ``by="network"``).
-    mode : ``"walk"`` or ``"drive"`` (network only).
-    incidents : incidents to use instead of the scenario's layer (e.g. a point clicked on the
-        map); ``incident_ids`` then selects among these.
-    merge_m, include_footpaths : see :func:`checkpoints`.
-    cell_m : resolution of network zones (see :func:`zones_by_network`).
-    demand_cell_m : when given, people are interpolated from demand cells of this size
-        (:func:`geo.catchment.demand_cells`) instead of whole crowd zones.
-
-    Returns
-    -------
-    :class:`CordonResult` ``(bands, checkpoints, summary)``; ``bands`` carries ``people``;
-    ``summary`` is :func:`summarize`'s dict plus the request.
-    """
-    if by not in ("distance", "network", "drawn"):
-        raise InputError(
-            f"unknown cordon method '{by}'", field="by", expected="distance, network or drawn"
-        )
-    if unit not in ("m", "min"):
-        raise InputError(f"unknown unit '{unit}'", field="unit", expected="m or min")
-    if by == "distance" and unit != "m":
-        raise InputError(
-            "straight-distance zones are measured in metres",
-            field="unit",
-            expected="m (or by='network' for minutes)",
-        )
-    source = sc.layer("incidents") if incidents is None else incidents
-    crs = sc.metric_crs()
-    if by == "drawn":
-        # The outlines are the zones; chosen incidents only add their venue exits.
-        sel = _select_incidents(source, incident_ids, sc.source) if incident_ids else source[:0]
-        bands = zones_from_outlines(sc.layer("cordons"), crs=crs)
-    elif by == "distance":
-        sel = _select_incidents(source, incident_ids, sc.source)
-        bands = zones_by_distance(sel, rings, crs=crs)
-    else:
-        from geo.analyses import road_network  # late: analyses may import this module
-
-        sel = _select_incidents(source, incident_ids, sc.source)
-        bands = zones_by_network(road_network(sc), sel, rings, unit=unit, mode=mode, cell_m=cell_m)
-    cells = None
-    if demand_cell_m is not None:
-        from geo.catchment import demand_cells
-
-        cells = demand_cells(sc.layer("crowd_zones"), demand_cell_m, crs=crs)
-    bands = people_in_zones(bands, sc.layer("crowd_zones"), cells, crs=crs)
-    cps = checkpoints(
-        bands,
-        sc.layer("roads"),
-        staff=sc.settings.checkpoint_staff,
-        merge_m=merge_m,
-        include_footpaths=include_footpaths,
-        incidents=sel,
-        crs=crs,
-    )
-    summary = {
-        "by": by,
-        "unit": unit,
-        "mode": mode if by == "network" else None,
-        "rings": []
-        if by == "drawn"
-        else [float(x) for x in np.atleast_1d(np.asarray(rings, dtype=float))],
-        "incident_ids": _ids(sel).tolist(),
-        **summarize(bands, cps),
-    }
-    return CordonResult(bands, cps, summary)
-
-
 def summarize(bands: gpd.GeoDataFrame, cps: gpd.GeoDataFrame) -> dict[str, Any]:
     """Counts for a panel: people and area per band, checkpoints by class and band, staff.
 
@@ -1101,9 +1007,11 @@ def summarize(bands: gpd.GeoDataFrame, cps: gpd.GeoDataFrame) -> dict[str, Any]:
     return out
 
 
-def _select_incidents(
+def select_incidents(
     incidents: gpd.GeoDataFrame, wanted: Iterable[str] | None, source: str | None
 ) -> gpd.GeoDataFrame:
+    """The incidents with ids in ``wanted`` (all when None), or an InputError naming the
+    unknown ids (``source`` is the file named in the message)."""
     if incidents is None or len(incidents) == 0:
         raise InputError(
             "there are no incidents to cordon",
@@ -1138,7 +1046,7 @@ def _select_incidents(
 
 def _check_limits(values: Sequence[float] | float, name: str, unit: str) -> np.ndarray:
     words = "metres" if unit == "m" else "minutes"
-    example = "500, 2000, 5000" if unit == "m" else "5, 10, 15"
+    example = ", ".join(f"{r:g}" for r in (DEFAULT_RINGS_M if unit == "m" else DEFAULT_RINGS_MIN))
     try:
         lim = np.atleast_1d(np.asarray(values, dtype=float))
     except (TypeError, ValueError) as exc:

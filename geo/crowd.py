@@ -41,6 +41,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from geo.constants import WGS84
 from geo.crs import convert, local_crs
 from geo.errors import InputError, Problem
 
@@ -49,7 +50,6 @@ Datum = Literal["wgs84", "gcj02", "bd09"]
 OnBad = Literal["raise", "skip"]
 PointsInput = str | os.PathLike | pd.DataFrame | gpd.GeoDataFrame | Iterable["PointChunk"]
 
-WGS84 = "EPSG:4326"
 DEFAULT_CHUNK_ROWS = 2_000_000
 #: points used to choose the local CRS when none is given (the first ones of the input, so the
 #: choice does not depend on chunk or partition sizes).

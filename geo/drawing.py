@@ -36,13 +36,13 @@ from jinja2 import Template
 from pyproj import CRS
 from shapely.geometry import shape
 
+from geo.constants import WGS84
 from geo.crs import local_crs
 from geo.errors import InputError, Problem
 from geo.io import to_geojson
 from geo.mapview import BAND_FILL, INCIDENT_COLOR, LEAFLET_DIR, STATIC_DIR, tooltip_table
 
 DRAW_DIR = "leaflet-draw-1.0.4"
-WGS84 = "EPSG:4326"
 # A circle becomes a polygon of 4 * CIRCLE_QUAD_SEGS = 64 segments: its area is 0.16 % under
 # pi r^2 (a regular n-gon inscribed in the circle), well inside any use we make of it.
 CIRCLE_QUAD_SEGS = 16

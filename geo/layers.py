@@ -18,12 +18,11 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo.constants import WGS84
 from geo.errors import InputError, Problem
 
 DType = Literal["str", "int", "float", "datetime", "bool"]
 Datum = Literal["wgs84", "gcj02", "bd09"]
-
-WGS84 = "EPSG:4326"
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,8 @@ class LayerSchema:
     title: str
     geometry: tuple[str, ...]
     fields: tuple[Field, ...]
+    #: Kept in the operations store when there is one (feeds and other screens change it).
+    live: bool = False
 
     @property
     def required(self) -> list[str]:
@@ -101,6 +102,7 @@ SCHEMAS: dict[str, LayerSchema] = {
                 Field("notes", "str"),
                 _ORIGIN,
             ),
+            live=True,
         ),
         LayerSchema(
             "testing_sites",
@@ -117,6 +119,7 @@ SCHEMAS: dict[str, LayerSchema] = {
                 Field("tested", "int", min=0, description="people tested so far"),
                 Field("kind", "str", choices=("fixed", "mobile")),
             ),
+            live=True,
         ),
         LayerSchema(
             "crowd_zones",
@@ -130,6 +133,7 @@ SCHEMAS: dict[str, LayerSchema] = {
                 Field("source", "str", choices=("telecom", "ticketing", "census", "estimate")),
                 Field("capacity", "int", min=0, description="safe number of people"),
             ),
+            live=True,
         ),
         LayerSchema(
             "roads",
@@ -174,11 +178,14 @@ SCHEMAS: dict[str, LayerSchema] = {
                 Field("notes", "str"),
                 _ORIGIN,
             ),
+            live=True,
         ),
     ]
 }
 
 LAYER_KINDS: tuple[str, ...] = tuple(SCHEMAS)
+#: The layers an operations store keeps live (the others come from the scenario's files).
+LIVE_LAYERS: tuple[str, ...] = tuple(k for k, s in SCHEMAS.items() if s.live)
 
 
 @dataclass

@@ -7,10 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from geo.layers import LIVE_LAYERS
 from geo.scenario import Scenario
 from geo.store import Store
-
-LIVE_LAYERS: tuple[str, ...] = ("incidents", "testing_sites", "crowd_zones", "cordons")
 
 
 def overlay(sc: Scenario, store: Store, at: Any = None) -> Scenario:

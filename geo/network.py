@@ -50,35 +50,12 @@ from scipy.ndimage import minimum_filter
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from geo.constants import DRIVE_KMH, MODES, UNKNOWN_DRIVE_KMH, WALK_KMH, WGS84, Mode
 from geo.crs import local_crs
 from geo.errors import InputError, Problem
 
-Mode = Literal["walk", "drive"]
 Direction = Literal["to_site", "from_site"]
-MODES: tuple[str, ...] = ("walk", "drive")
-WGS84 = "EPSG:4326"
 
-#: Default driving speeds (km/h) per OSM ``highway`` value (urban, congestion-free).
-DRIVE_KMH: dict[str, float] = {
-    "motorway": 90.0,
-    "motorway_link": 50.0,
-    "trunk": 70.0,
-    "trunk_link": 40.0,
-    "primary": 50.0,
-    "primary_link": 35.0,
-    "secondary": 40.0,
-    "secondary_link": 30.0,
-    "tertiary": 35.0,
-    "tertiary_link": 25.0,
-    "unclassified": 30.0,
-    "residential": 25.0,
-    "living_street": 10.0,
-    "service": 15.0,
-    "road": 25.0,
-    "track": 15.0,
-    "services": 15.0,
-    "rest_area": 15.0,
-}
 #: Classes people may walk on but not drive.
 WALK_ONLY = frozenset(
     {
@@ -116,10 +93,6 @@ NOT_ROUTABLE = frozenset(
 )
 #: Classes that are one-way unless ``oneway`` says otherwise (OSM implies it for motorways).
 ONEWAY_BY_DEFAULT = frozenset({"motorway"})
-#: Driving speed for a class this module does not know (reported in ``RoadNetwork.notes``).
-UNKNOWN_DRIVE_KMH = 25.0
-#: Walking speed (km/h), also used for the access leg between a point and the road.
-WALK_KMH = 4.5
 #: Default snapping thresholds (m): sites further away are an error; points are flagged.
 SITE_SNAP_M = 500.0
 POINT_SNAP_M = 300.0

@@ -14,6 +14,7 @@ import pandas as pd
 from pyproj import CRS
 
 from geo import io, layers
+from geo.constants import DEFAULT_STAFF, DRIVE_KMH, PER_LANE_PER_H, WALK_KMH
 from geo.crs import local_crs
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, LayerReport
@@ -21,29 +22,8 @@ from geo.layers import LAYER_KINDS, LayerReport
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "disney_2021"
 SETTINGS_FILE = "scenario.json"
 
-DEFAULT_DRIVE_KMH = {
-    "motorway": 80,
-    "trunk": 60,
-    "primary": 50,
-    "secondary": 40,
-    "tertiary": 30,
-    "unclassified": 25,
-    "residential": 25,
-    "living_street": 10,
-    "service": 15,
-}
-DEFAULT_STAFF = {
-    "motorway": 8,
-    "trunk": 6,
-    "primary": 4,
-    "secondary": 3,
-    "tertiary": 2,
-    "unclassified": 2,
-    "residential": 2,
-    "service": 1,
-    "footway": 1,
-    "path": 1,
-}
+# The scenario's defaults are the project's (one table each, in geo.constants).
+DEFAULT_DRIVE_KMH = DRIVE_KMH
 
 
 @dataclass
@@ -55,8 +35,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     now: str | None = None
     deadline: str | None = None
-    per_lane_per_h: float = 150.0
-    walk_kmh: float = 4.5
+    per_lane_per_h: float = PER_LANE_PER_H
+    walk_kmh: float = WALK_KMH
     drive_speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DRIVE_KMH))
     checkpoint_staff: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_STAFF))
     extra: dict[str, Any] = field(default_factory=dict)

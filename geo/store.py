@@ -56,10 +56,10 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from geo import layers
+from geo.constants import WGS84
 from geo.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
-WGS84 = "EPSG:4326"
 DEFAULT_TZ = "Asia/Shanghai"
 
 #: Event time meaning "part of the scenario from the start" (sites and zones loaded with a
@@ -99,14 +99,18 @@ EVENT_KINDS: dict[str, EventKind] = {
     ]
 }
 
-#: Layers the store returns, with the full-record kind and the partial kind of each.
-STORE_LAYERS: dict[str, tuple[str, str | None]] = {
-    "incidents": ("incident", "incident_status"),
-    "testing_sites": ("site", "site_figures"),
-    "crowd_zones": ("crowd_zone", "crowd_count"),
-    "cordons": ("cordon", None),
-    "plans": ("plan", None),
-}
+
+def _store_layers() -> dict[str, tuple[str, str | None]]:
+    out: dict[str, tuple[str, str | None]] = {}
+    for k in EVENT_KINDS.values():
+        full, partial = out.get(k.layer, ("", None))
+        out[k.layer] = (k.name, partial) if k.full else (full, k.name)
+    return out
+
+
+#: Layers the store returns, with the full-record kind and the partial kind of each (read off
+#: :data:`EVENT_KINDS`, the one list of what the store knows).
+STORE_LAYERS: dict[str, tuple[str, str | None]] = _store_layers()
 
 #: Layers without a schema in geo.layers (drawn in the app): the geometry they accept.
 DRAWING_GEOMETRY = {

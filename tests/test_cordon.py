@@ -13,6 +13,7 @@ import shapely
 from scipy.spatial import Delaunay
 
 from geo import catchment, layers
+from geo.analyses import cordon
 from geo.cordon import (
     BAND_ZH,
     BANDS,
@@ -20,7 +21,6 @@ from geo.cordon import (
     _reach,
     _sources,
     checkpoints,
-    cordon,
     people_in_zones,
     summarize,
     zones_by_distance,

@@ -8,6 +8,7 @@ import streamlit as st
 from shapely.geometry import Point
 
 from geo import analyses, io, mapview
+from geo.constants import DEFAULT_RINGS_M
 from geo.errors import InputError
 from geo.scenario import Scenario
 from geo.ui import state, urlstate
@@ -22,7 +23,7 @@ BY_LABELS = {
 
 
 URL = urlstate.Panel("cordon")
-DEFAULT_RINGS = "500,2000,5000"
+DEFAULT_RINGS = ",".join(f"{r:g}" for r in DEFAULT_RINGS_M)
 
 
 def _point(text: str) -> tuple[float, float]:
