@@ -172,6 +172,22 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_city(args: argparse.Namespace) -> int:
+    from geo import synthetic
+
+    for name in ("roads", "sites", "cells", "incidents"):
+        if getattr(args, name) < 1:
+            raise InputError(
+                f"--{name} {getattr(args, name)} is not usable", field=name, expected="at least 1"
+            )
+    out = synthetic.write_city(
+        args.out, args.roads, args.sites, args.cells, args.incidents, seed=args.seed
+    )
+    print(f"wrote a SYNTHETIC city (made up, see {out / 'README.md'}) to {out}")
+    print(f"open it with: make run SCENARIO={out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -256,6 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--observed-at", help="ISO 8601 time of the counts (default: now)")
     p.set_defaults(func=cmd_crowd_aggregate)
+
+    demo_p = sub.add_parser("demo", help="write a made-up scenario to try the app with")
+    demo_sub = demo_p.add_subparsers(dest="demo_command", required=True)
+    p = demo_sub.add_parser("city", help="a synthetic city (clearly labelled as made up)")
+    p.add_argument("--out", required=True, help="output scenario folder")
+    p.add_argument("--roads", type=int, default=100_000, help="road segments (about)")
+    p.add_argument("--sites", type=int, default=2_000, help="testing sites")
+    p.add_argument("--cells", type=int, default=20_000, help="crowd cells (about)")
+    p.add_argument("--incidents", type=int, default=200, help="incidents")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same city)")
+    p.set_defaults(func=cmd_demo_city)
 
     from geo import feeds  # the store needs psycopg only for PostGIS URLs
 
