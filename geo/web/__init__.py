@@ -24,7 +24,9 @@ async def _version(request: Request) -> JSONResponse:
 
 def routes() -> list[BaseRoute]:
     """Every extra route the app serves, in the order Starlette matches them."""
-    return [Route("/api/version", _version)]
+    from geo.web import tiles
+
+    return [Route("/api/version", _version), *tiles.routes()]
 
 
 def middleware() -> list[Middleware]:
