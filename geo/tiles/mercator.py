@@ -76,7 +76,7 @@ def tiles_covering(bounds_lonlat: tuple[float, float, float, float], z: int) -> 
     Examples
     --------
     >>> tiles_covering((121.5, 31.1, 121.6, 31.2), 10)
-    [(857, 421), (857, 422)]
+    [(857, 418)]
     """
     w, s, e, n = bounds_lonlat
     (u0, v0), (u1, v1) = lonlat_to_world(np.array([[w, n], [e, s]]))

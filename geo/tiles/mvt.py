@@ -27,11 +27,16 @@ _MOVE_TO, _LINE_TO, _CLOSE = 1, 2, 7
 
 def _vsize(v: np.ndarray) -> np.ndarray:
     """Bytes of each unsigned value as a protobuf varint."""
-    v = v.astype(np.uint64)
+    shape = v.shape
+    v = v.astype(np.uint64).ravel()
     n = np.ones(v.shape, dtype=np.int64)
+    big = np.flatnonzero(v >= 128)
     for shift in range(7, 64, 7):
-        n += v >= np.uint64(1) << np.uint64(shift)
-    return n
+        n[big] += 1
+        big = big[v[big] >= np.uint64(1) << np.uint64(shift + 7)]
+        if not len(big):
+            break
+    return n.reshape(shape)
 
 
 def varints(v: np.ndarray) -> tuple[bytes, np.ndarray]:
@@ -47,11 +52,13 @@ def varints(v: np.ndarray) -> tuple[bytes, np.ndarray]:
     size = _vsize(v)
     at = np.cumsum(size) - size
     out = np.zeros(int(size.sum()), dtype=np.uint8)
-    for k in range(int(size.max()) if len(size) else 0):
-        m = size > k
-        byte = (v[m] >> np.uint64(7 * k)) & np.uint64(0x7F)
-        more = (size[m] > k + 1).astype(np.uint64) << np.uint64(7)
-        out[at[m] + k] = (byte | more).astype(np.uint8)
+    out[at] = (v & np.uint64(0x7F)).astype(np.uint8) | np.where(size > 1, 0x80, 0).astype(np.uint8)
+    idx = np.flatnonzero(size > 1)  # most values take one byte: the rest, byte by byte
+    for k in range(1, int(size.max()) if len(size) else 0):
+        idx = idx[size[idx] > k]
+        byte = (v[idx] >> np.uint64(7 * k)) & np.uint64(0x7F)
+        more = np.where(size[idx] > k + 1, 0x80, 0).astype(np.uint8)
+        out[at[idx] + k] = byte.astype(np.uint8) | more
     return out.tobytes(), at
 
 
@@ -87,7 +94,10 @@ def _value_message(value: object) -> bytes:
 
 def _parts(geoms: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """Single parts of dimension ``dim`` and the index of the geometry each comes from."""
-    parts, idx = shapely.get_parts(geoms, return_index=True)
+    if (shapely.get_type_id(geoms) < 4).all():  # single parts already (most tiles' features)
+        parts, idx = geoms, np.arange(len(geoms))
+    else:
+        parts, idx = shapely.get_parts(geoms, return_index=True)
     while len(parts):
         multi = shapely.get_type_id(parts) >= 4
         if not multi.any():
@@ -158,8 +168,8 @@ def encode_layer(
     >>> from geo.tiles.mercator import to_world
     >>> g = to_world(np.array([shapely.LineString([(121.50, 31.20), (121.51, 31.21)])]))
     >>> tiles = encode_layer("roads", 12, g, np.array([7]), {"c": np.array(["primary"])})
-    >>> list(tiles)
-    [(3430, 1688)]
+    >>> list(tiles)  # the line crosses a tile edge
+    [(3430, 1673), (3430, 1674)]
     """
     geoms = np.asarray(geoms, dtype=object)
     ids = np.asarray(ids, dtype=np.uint64)

@@ -14,7 +14,7 @@ import gzip
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ class TileSource:
     area_km2: np.ndarray | None = None  # polygons with a weight: their real area
     group: np.ndarray | None = None  # points: clusters keep these values apart
     # An aggregate's style (JSON text) and pre-escaped tooltip, from its figures:
-    # {"count", "weight", "per_km2", "area_km2", "group", "first"} as they apply.
+    # {"count", "weight", "per_km2", "area_km2", "group", "style"} as they apply.
     aggregate_style: Callable[[dict], str] | None = None
     aggregate_tip: Callable[[dict], str] | None = None
     max_zoom: int = gen.MAX_ZOOM
@@ -83,7 +83,11 @@ def level(src: TileSource, world: np.ndarray, z: int, detail: int = 0) -> Level:
         styles = src.styles[c.first].astype(object)
         tips = np.full(len(c.count), "", dtype=object)
         for i in np.flatnonzero(~single):
-            fig = {"count": int(c.count[i]), "group": c.group[i], "first": int(c.first[i])}
+            fig = {
+                "count": int(c.count[i]),
+                "group": c.group[i],
+                "style": src.styles[c.first[i]],  # a member's style (the cluster's look)
+            }
             if src.aggregate_style is not None:
                 styles[i] = src.aggregate_style(fig)
             tips[i] = src.aggregate_tip(fig) if src.aggregate_tip else f"{c.count[i]:,}"
@@ -110,7 +114,7 @@ def level(src: TileSource, world: np.ndarray, z: int, detail: int = 0) -> Level:
         return Level(h.geoms, np.zeros(len(h.count), np.uint64), styles, h.count, tips, note)
     keep = np.ones(n, dtype=bool) if src.min_zoom is None else src.min_zoom <= z
     geoms = world[keep]
-    if dim >= 1 and z < src.max_zoom:
+    if dim >= 1 and z < src.max_zoom - 1:  # near the top zoom it would save no bytes
         geoms = gen.simplify(geoms, z)
     note = ""
     if not keep.all():
@@ -165,14 +169,21 @@ def build(src: TileSource, path: str | os.PathLike, progress: Progress | None = 
     done = 0.0
     tiles: dict[int, bytes] = {}
     notes: dict[int, str] = {}
+    parts = _by_dimension(src)
     for z in zooms:
-        lv = level(src, world, z, detail)
-        notes[z] = lv.note
-        props = {"_s": lv.styles, "_n": lv.counts, "_t": lv.tips}
-        for (x, y), data in mvt.encode_layer(src.key, z, lv.geoms, lv.ids, props).items():
-            tiles[zxy_to_tileid(z, x, y)] = gzip.compress(data, compresslevel=5, mtime=0)
+        for name, sub, rows in parts:
+            lv = level(sub, world[rows], z, detail)
+            if z not in notes or lv.note:
+                notes[z] = lv.note
+            ids = np.where(lv.ids > 0, rows[np.maximum(lv.ids, 1).astype(np.int64) - 1] + 1, 0)
+            props = {"_s": lv.styles, "_n": lv.counts, "_t": lv.tips}
+            for (x, y), data in mvt.encode_layer(name, z, lv.geoms, ids, props).items():
+                tid = zxy_to_tileid(z, x, y)
+                # Two Tile messages one after the other are one Tile with both layers.
+                tiles[tid] = tiles.get(tid, b"") + data
         done += weights[z]
         report(0.05 + 0.9 * done / weights.sum(), f"{src.key}: zoom {z} of {src.max_zoom}")
+    tiles = {t: gzip.compress(d, compresslevel=5, mtime=0) for t, d in tiles.items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     w, s, e, n = shapely.total_bounds(src.geometry) if len(src) else (0.0, 0.0, 0.0, 0.0)
     with open(tmp, "wb") as f:
@@ -201,6 +212,43 @@ def build(src: TileSource, path: str | os.PathLike, progress: Progress | None = 
     os.replace(tmp, path)
     report(1.0, f"{src.key}: {len(tiles):,} tiles")
     return path
+
+
+def layer_names(src: TileSource) -> list[str]:
+    """The MVT layer names the tiles of ``src`` use: its key for its main dimension, and
+    ``key:dim`` for features of another (an incidents layer of points and polygons)."""
+    return [name for name, _, _ in _by_dimension(src, with_data=False)]
+
+
+def _by_dimension(
+    src: TileSource, with_data: bool = True
+) -> list[tuple[str, TileSource, np.ndarray]]:
+    if not len(src):
+        return [(src.key, src, np.arange(0))]
+    dims = shapely.get_dimensions(src.geometry)
+    present = sorted(set(dims.tolist()))
+    if len(present) == 1:
+        return [(src.key, src, np.arange(len(src)))]
+    main = int(np.bincount(dims).argmax())
+    out = []
+    for d in present:
+        rows = np.flatnonzero(dims == d)
+        name = src.key if d == main else f"{src.key}:{d}"
+        if not with_data:
+            out.append((name, src, rows))
+            continue
+        sub = replace(
+            src,
+            geometry=src.geometry[rows],
+            styles=src.styles[rows],
+            **{
+                f: getattr(src, f)[rows]
+                for f in ("min_zoom", "weight", "area_km2", "group")
+                if getattr(src, f) is not None
+            },
+        )
+        out.append((name, sub, rows))
+    return out
 
 
 def style_json(style: dict) -> str:

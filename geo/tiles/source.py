@@ -35,6 +35,31 @@ class Row(dict):
         return self[name]
 
 
+class _Reads(Row):
+    """A row that notes which values a style function reads."""
+
+    def __init__(self, data: dict, seen: set[str]) -> None:
+        super().__init__(data)
+        self._seen = seen
+
+    def __getitem__(self, key: str) -> Any:
+        self._seen.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._seen.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._seen.add(str(key))
+        return super().__contains__(key)
+
+
+def _rows(gdf: gpd.GeoDataFrame, at: np.ndarray) -> list[Row]:
+    cols = {c: gdf[c].to_numpy()[at] for c in gdf.columns}
+    return [Row({c: v[i] for c, v in cols.items()}) for i in range(len(at))]
+
+
 def styles_of(
     gdf: gpd.GeoDataFrame,
     style: Callable[[Any], dict],
@@ -44,8 +69,9 @@ def styles_of(
     """Each feature's style as compact JSON, as :func:`geo.mapview` puts it on the map
     (``className`` ``co-<key>``; points in the points pane, filled, with their radius).
 
-    The style function runs once per distinct combination of the row's values and geometry
-    type (the id excluded), on the first row of it.
+    The style (and radius) function runs once per distinct combination of the values it
+    reads (found by running it on a sample of rows), so a million roads of a few classes
+    cost a few calls.
 
     Examples
     --------
@@ -59,17 +85,27 @@ def styles_of(
     if not n:
         return np.array([], dtype=object)
     geoms = gdf.geometry.to_numpy()
-    cols = [c for c in gdf.columns if c not in ("id", gdf.geometry.name)]
-    frame = pd.DataFrame({c: gdf[c].astype(str).to_numpy() for c in cols})
-    frame["__type"] = shapely.get_type_id(geoms)
-    codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    seen: set[str] = set()
+    sample = np.unique(np.r_[np.arange(min(n, 20)), np.linspace(0, n - 1, 20).astype(int)])
+    for row in _rows(gdf, sample):
+        reads = _Reads(row, seen)
+        style(reads)
+        if radius is not None:
+            radius(reads)
+    geom_col = gdf.geometry.name
+    cols = [c for c in gdf.columns if c in seen and c != geom_col]
+    if cols or geom_col in seen or "geometry" in seen:
+        frame = pd.DataFrame({c: gdf[c].astype(str).to_numpy() for c in cols})
+        frame["__type"] = shapely.get_type_id(geoms)
+        codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    else:
+        codes = shapely.get_type_id(geoms)
     _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
     out = np.empty(len(first), dtype=object)
-    for i, at in enumerate(first):
-        row = gdf.iloc[int(at)]
+    for i, row in enumerate(_rows(gdf, first)):
         s = {k: v for k, v in style(row).items() if v is not None}
         s["className"] = f"co-{key}"
-        if geoms[at].geom_type == "Point":
+        if geoms[first[i]].geom_type == "Point":
             s["pane"] = POINT_PANE  # points above every polygon, so they stay hoverable
             s["fill"] = True
             s["radius"] = float(radius(row)) if radius else 6.0
@@ -126,7 +162,7 @@ def from_layer(layer: Any, table: Table, title: str | None = None) -> TileSource
             src.group = gdf["band"].astype(str).to_numpy()
 
         def cluster_style(fig: dict) -> str:
-            s = json.loads(styles[fig["first"]])
+            s = json.loads(fig["style"])
             s["radius"] = float(min(8.0 + 3.0 * np.log2(fig["count"]), 24.0))
             s["weight"] = 3
             return style_json(s)
