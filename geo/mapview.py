@@ -25,6 +25,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from geo.io import to_geojson
+from geo.tiles import leaflet as tiled
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 LEAFLET_DIR = "vendor/leaflet-1.9.4"
@@ -361,18 +362,27 @@ def scenario_layers(scenario: Any, theme: str = "dark") -> list[MapLayer]:
     return out
 
 
-def add_layer(m: folium.Map | folium.FeatureGroup, layer: MapLayer) -> folium.FeatureGroup:
+def add_layer(
+    m: folium.Map | folium.FeatureGroup, layer: MapLayer, tiles: bool = False
+) -> folium.FeatureGroup:
     """Add ``layer`` as one toggleable feature group; every path gets class ``co-<key>``."""
-    group = layer_group(layer)
+    group = layer_group(layer, tiles)
     group.add_to(m)
     return group
 
 
-def layer_group(layer: MapLayer) -> folium.FeatureGroup:
-    """``layer`` as one toggleable feature group (not yet on a map)."""
+def layer_group(layer: MapLayer, tiles: bool = False) -> folium.FeatureGroup:
+    """``layer`` as one toggleable feature group (not yet on a map). With ``tiles``, a layer
+    too heavy for the page (:func:`geo.tiles.leaflet.should_tile`) is drawn from the app's
+    vector tiles instead of GeoJSON inside the page."""
     group = folium.FeatureGroup(name=layer.name, show=layer.show)
     if not layer.show:
         group.add_child(_StartHidden())
+    if tiles and tiled.should_tile(layer):
+        points = bool(len(layer.gdf)) and (layer.gdf.geom_type == "Point").all()
+        pane = POINT_PANE if points else "overlayPane"
+        group.add_child(tiled.tiled_element(layer, tooltip_table, pane))
+        return group
     if len(layer.gdf):
         gdf = layer.gdf
         data = _features(layer)
@@ -537,7 +547,7 @@ def build_map(
         scenario, extra, theme, assets, base_url, online_tiles, full_height, hidden, not compact
     )
     for layer in layers:
-        add_layer(m, layer)
+        add_layer(m, layer, tiles=assets == "static")
     folium.LayerControl(collapsed=compact, position="topright").add_to(m)
     return m
 
@@ -560,12 +570,13 @@ def build_live_map(scenario: Any, extra: Sequence[MapLayer] = (), **kwargs: Any)
     feature groups that ``st_folium(feature_group_to_add=...)`` swaps without rebuilding the map,
     so the user's zoom and pan survive a refresh."""
     m, layers = _base(scenario, extra, **kwargs)
+    tiles = kwargs.get("assets", "static") == "static"
     groups = []
     for layer in layers:
         if layer.key in STATIC_KEYS:
-            add_layer(m, layer)
+            add_layer(m, layer, tiles)
         else:
-            groups.append(layer_group(layer))
+            groups.append(layer_group(layer, tiles))
     return LiveMap(m, groups)
 
 
@@ -598,6 +609,9 @@ def _base(
         _inline_assets(m)
     else:
         m.default_js, m.default_css = asset_urls(base_url)
+        # Always linked in the app: a layer that grows past the limit (a live refresh) must
+        # not change the base map (its iframe would be rebuilt and the view lost).
+        tiled.add_assets(m, base_url)
     m.get_root().header.add_child(Element(_page_css(theme)), name="cityops_css")
     if full_height:
         m.get_root().header.add_child(Element(FILL_CSS), name="cityops_fill")

@@ -1,0 +1,127 @@
+"""Heavy layers on the folium map as vector tiles: which layers, the element, the assets.
+
+A layer is tiled when it has more features than :func:`tile_threshold` allows for its kind
+(base layers: roads, facilities; others: live layers and results, which a refresh re-sends).
+Its feature group then holds a :class:`TiledLayer` instead of GeoJSON: a few hundred bytes of
+script naming the tile set by content hash; the tiles come from the app's own ``/tiles``
+routes. Everything a tile shows comes from the layer's own style and tooltip functions.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+
+from geo.tiles import cache, pyramid, source
+
+VECTORGRID_JS = "vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
+TILES_JS = "cityops/tiles.js"
+# Base layers stay GeoJSON up to this many features (the demo's 1,578 roads do); layers sent
+# again on every refresh (incidents, sites, crowd zones, results) are tiled sooner.
+BASE_LIMIT = 2_000
+LIVE_LIMIT = 300
+BASE_KEYS = frozenset({"boundary", "roads", "hospitals", "facilities"})
+
+CSS = """<style>
+.co-tilenotes { background: rgba(13,17,23,0.85); color: #e6edf3; padding: 4px 8px;
+  border-radius: 5px; font: 13px/1.4 system-ui, sans-serif; max-width: 420px; }
+.co-tiletip { font: 14px/1.35 system-ui, sans-serif; }
+</style>"""
+
+
+def tile_threshold(key: str) -> int:
+    """How many features layer ``key`` may have before it is tiled (``$CITYOPS_TILE_MIN``
+    overrides both limits; 0 tiles every non-empty layer)."""
+    env = os.environ.get("CITYOPS_TILE_MIN")
+    if env is not None and env.strip().isdigit():
+        return int(env)
+    return BASE_LIMIT if key in BASE_KEYS else LIVE_LIMIT
+
+
+def should_tile(layer: Any) -> bool:
+    """Whether ``layer`` (a ``MapLayer``) goes to the map as tiles (never numbered markers)."""
+    return layer.label is None and len(layer.gdf) > tile_threshold(layer.key)
+
+
+_MEMO: dict[tuple[str, int], tuple[weakref.ref, cache.TileSet, list[str]]] = {}
+
+
+def tileset(layer: Any, table: source.Table) -> tuple[cache.TileSet, list[str]]:
+    """The tile set of ``layer`` (built in the background when new) and its MVT layer names.
+    Memoised per layer object: an unchanged layer costs nothing on a rerun."""
+    memo_key = (layer.key, id(layer.gdf))
+    hit = _MEMO.get(memo_key)
+    if hit is not None and hit[0]() is layer.gdf:
+        ts = hit[1]
+        ts.tip = source.tip_of(layer)  # this layer object's rows, same content
+        return ts, hit[2]
+    src = source.from_layer(layer, table)
+    ts = cache.ensure(src, source.tip_of(layer))
+    names = pyramid.layer_names(src)
+    for k in [k for k, (ref, _, _) in _MEMO.items() if ref() is None]:
+        del _MEMO[k]
+    _MEMO[memo_key] = (weakref.ref(layer.gdf), ts, names)
+    return ts, names
+
+
+class TiledLayer(MacroElement):
+    """The script that draws a tile set inside its feature group (``static/cityops/tiles.js``)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        cityopsTiles.add({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, options: dict) -> None:
+        super().__init__()
+        self._name = "TiledLayer"
+        self.options = options
+
+
+def tiled_element(layer: Any, table: source.Table, pane: str) -> TiledLayer:
+    """The element drawing ``layer`` from its tiles (starting its build when needed)."""
+    ts, names = tileset(layer, table)
+    title = layer.name.split(" (")[0].lower()
+    return TiledLayer(
+        {
+            "url": f"/tiles/{ts.hash}/{layer.key}",
+            "key": layer.key,
+            "names": names,
+            "title": title,
+            "maxZoom": ts.max_zoom,
+            "pane": pane,
+            "notes": [[z, text] for z, text in ts.notes],
+            "status": ts.status,
+            "message": ts.error or f"Preparing the {title} for the map…",
+        }
+    )
+
+
+class TileAssets(JSCSSMixin, MacroElement):
+    """Links Leaflet.VectorGrid and the tiles script like any folium plugin (streamlit-folium
+    loads a map's ``default_js`` in order, after Leaflet)."""
+
+    _template = Template("")
+
+    def __init__(self, base_url: str = "") -> None:
+        super().__init__()
+        self._name = "TileAssets"
+        root = "/" + "/".join(p for p in (base_url.strip("/"), "app/static") if p)
+        self.default_js = [
+            ("co_vectorgrid", f"{root}/{VECTORGRID_JS}"),
+            ("co_tiles", f"{root}/{TILES_JS}"),
+        ]
+        self.default_css = []
+
+
+def add_assets(m: folium.Map, base_url: str = "") -> None:
+    """Link Leaflet.VectorGrid and the tiles script (served by the app at ``/app/static``)."""
+    m.add_child(TileAssets(base_url), name="co_tile_assets")
+    m.get_root().header.add_child(Element(CSS), name="co_tiles_css")
