@@ -2,19 +2,18 @@
 
 Goal (issue 6): a play tick (1 s of wall time) well under 1 s on the server: the scenario at t,
 the wall figures, the alerts and the map's feature groups. Input: the embedded demo (12 sites,
-29,135 people in the lockdown zone).
+34,283 people to test: the lockdown zone and the closed resort).
 
 Cases (median over the night's 5-minute frames, after one warm-up):
 
-- ``build``: :func:`geo.timeline.build` (once per scenario version), the standing cordon and
-  the balanced catchments it starts from timed apart.
+- ``build``: :func:`geo.timeline.build` (once per content of its inputs), the standing plan
+  (cordon and balanced catchments) it starts from timed apart.
 - ``tick``: ``Timeline.at(t)`` + ``figures(t)`` + ``situation.alerts`` + the map's feature
   groups (``mapview.build_live_map``) at t.
 
 Reference, measured in the same run: a replay without the simulation, which would recompute
 the standing cordon and the balanced catchments of the picture at every tick to get its figures
-(``analyses.standing_cordon`` + ``analyses.catchments`` + ``situation.wall_figures``) and then
-build the same map.
+(``analyses.standing_plan`` uncached + ``situation.wall_figures``) and then build the same map.
 
 Usage: ``python benchmarks/bench_replay.py [--quick]``.
 """
@@ -45,31 +44,28 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="every 30 min instead of every 5")
     args = ap.parse_args()
     sc = scen.demo()
-    t_cordon, cordon = _timed(lambda: analyses.standing_cordon(sc))
-    lockdown = cordon.bands.set_index("band").geometry["lockdown"]
-    t_catch, catch = _timed(lambda: analyses.catchments(sc, "balanced", "walk", within=lockdown))
-    t_build, tl = _timed(lambda: timeline.build(sc, catch, cordon))
+    t_plan, plan = _timed(lambda: analyses.standing_plan(sc))
+    t_build, tl = _timed(lambda: timeline.build(sc, plan.catchments, plan.cordon))
     print(
-        f"build: standing cordon {t_cordon * 1e3:.0f} ms, balanced catchments "
-        f"{t_catch * 1e3:.0f} ms, timeline.build {t_build * 1e3:.0f} ms"
+        f"build: standing plan (cordon + balanced catchments) {t_plan * 1e3:.0f} ms, "
+        f"timeline.build {t_build * 1e3:.0f} ms"
     )
     frames = tl.frames(30.0 if args.quick else 5.0)
 
     def tick(t):
         at = tl.at(t)
-        tl.figures(t)
-        situation.alerts(at, t, stale_after_min=float("inf"))
+        f = tl.figures(t)
+        situation.alerts(at, t, figures=f, stale_after_min=float("inf"))
         c = tl.cordon_result(t)
         extra = mapview.cordon_layers(c.bands, c.checkpoints) if c is not None else []
         return mapview.build_live_map(at, extra).groups
 
     def naive(t):
-        at = tl.at(t)  # the same picture, figures recomputed from scratch
-        c = analyses.standing_cordon(at)
-        zone = c.bands.set_index("band").geometry["lockdown"]
-        ca = analyses.catchments(at, "balanced", "walk", within=zone)
-        situation.wall_figures(at, ca, c)
-        situation.alerts(at, t, stale_after_min=float("inf"))
+        at = tl.at(t)  # the same picture, figures recomputed from scratch (no cache)
+        p = analyses._standing_plan(at, "walk", 250.0)
+        f = situation.wall_figures(at, p)
+        situation.alerts(at, t, figures=f, stale_after_min=float("inf"))
+        c = p.cordon
         return mapview.build_live_map(at, mapview.cordon_layers(c.bands, c.checkpoints)).groups
 
     tick(frames[0])

@@ -175,6 +175,9 @@ def park_outline() -> Polygon:
     return affinity.scale(base, s, s, origin=GATE)
 
 
+#: The venue the outbreak trace closed (fact): everyone inside it was held and tested.
+RESORT = "Shanghai Disney Resort"
+
 # Made-up land layout: seed points of a Voronoi split of the park (name, seed, people, capacity).
 LANDS = [
     ("park-mickey-avenue", "Mickey Avenue & Gardens of Imagination", (150, -40), 7212, 18000),
@@ -747,6 +750,8 @@ def incidents_layer(park: Polygon, elevated: list[Feature]) -> list[Feature]:
                 "notes": "Resort notice 18:05; park and Disneytown closed; visitors held and "
                 "tested on site (Shine, Sixth Tone, AP).",
                 "origin": "file",
+                # Everyone inside the resort was held, also beyond the 500 m ring (fact).
+                "closes": RESORT,
             },
             park,
         ),
@@ -761,6 +766,7 @@ def incidents_layer(park: Polygon, elevated: list[Feature]) -> list[Feature]:
                 "notes": "Made up: station suspended, people gathering at the gates and the bus "
                 "terminal.",
                 "origin": "file",
+                "closes": None,
             },
             Point(sx, sy).buffer(90, quad_segs=4),
         ),
@@ -774,6 +780,7 @@ def incidents_layer(park: Polygon, elevated: list[Feature]) -> list[Feature]:
                 "status": "open",
                 "notes": "Made up: queue of buses and cars approaching the west transport hub.",
                 "origin": "file",
+                "closes": None,
             },
             corridor.buffer(40, quad_segs=2),
         ),
@@ -829,6 +836,7 @@ def crowd_zones_layer(area: Polygon, park: Polygon, nodes: dict[str, np.ndarray]
             "name": f"Park: {name}",
             "source": "telecom",
             "capacity": cap,
+            "venue": RESORT,
         }
         feats.append((props, lands[key]))
     for zid, name, geom, people, source, cap, at in _resort_places():
@@ -839,6 +847,7 @@ def crowd_zones_layer(area: Polygon, park: Polygon, nodes: dict[str, np.ndarray]
             "name": name,
             "source": source,
             "capacity": cap,
+            "venue": RESORT,
         }
         feats.append((props, geom))
     for zid, name, grid, clip, density, source in NEIGHBOURHOODS:
@@ -854,6 +863,7 @@ def crowd_zones_layer(area: Polygon, park: Polygon, nodes: dict[str, np.ndarray]
             "name": name,
             "source": source,
             "capacity": None,
+            "venue": None,
         }
         feats.append((props, geom))
     return feats

@@ -6,20 +6,25 @@ Each function takes a :class:`geo.scenario.Scenario` plus parameters and returns
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
 
-from geo import catchment, network
+from geo import catchment, network, timeline
 from geo import cordon as cordon_mod
 from geo.constants import DEFAULT_RINGS_M, Mode
 from geo.errors import InputError
+from geo.fingerprint import scenario_hash
 from geo.scenario import Scenario
 
+T = TypeVar("T")
 CatchmentKind = Literal["voronoi", "travel_time", "balanced"]
 CATCHMENT_KINDS: tuple[str, ...] = ("voronoi", "travel_time", "balanced")
 
@@ -230,24 +235,224 @@ def parse_rings(text: str) -> tuple[float, ...]:
     return values
 
 
-def standing_cordon(sc: Scenario, min_severity: int = 4):
+#: An incident at least this severe gets the standing cordon (and closes its venues).
+SEVERE = 4
+
+
+def severe_open_incidents(sc: Scenario, min_severity: int = SEVERE) -> gpd.GeoDataFrame:
+    """The open incidents of at least ``min_severity``: the ones the standing plan answers."""
+    inc = sc.layer("incidents")
+    if len(inc) == 0:
+        return inc
+    open_ = inc["status"].fillna("open") == "open"
+    return inc[(open_ & (inc["severity"].astype(float) >= min_severity)).to_numpy(dtype=bool)]
+
+
+def standing_cordon(sc: Scenario, min_severity: int = SEVERE) -> cordon_mod.CordonResult | None:
     """The cordon the wall screen shows without anyone running an analysis.
 
     A cordon drawn by hand (the scenario's ``cordons`` layer) wins: it is what the commander
     decided. Otherwise the rings (``settings.extra["cordon_rings_m"]``, straight distance) around
     the open incidents of at least ``min_severity``; None when there is neither.
     """
-    inc = sc.layer("incidents")
-    ids: list[str] = []
-    if len(inc):
-        open_ = inc["status"].fillna("open") == "open"
-        ids = list(inc.loc[open_ & (inc["severity"].astype(float) >= min_severity), "id"])
+    ids = [str(i) for i in severe_open_incidents(sc, min_severity)["id"]]
     if len(sc.layer("cordons")):
         return cordon(sc, ids, by="drawn")
     if not ids:
         return None
     rings = tuple(sc.settings.extra.get("cordon_rings_m", DEFAULT_RINGS_M))
     return cordon(sc, ids, rings, by="distance")
+
+
+def closed_venues(sc: Scenario, min_severity: int = SEVERE) -> tuple[str, ...]:
+    """The venues the open severe incidents close (their ``closes`` column, ';'-separated)."""
+    inc = severe_open_incidents(sc, min_severity)
+    if "closes" not in inc.columns:
+        return ()
+    names = [v.strip() for text in inc["closes"].dropna() for v in str(text).split(";")]
+    return tuple(dict.fromkeys(v for v in names if v))
+
+
+@dataclass(frozen=True)
+class StandingPlan:
+    """The plan every screen shows without anyone running an analysis: one computation, read
+    by the wall, the replay, the workbench and the CLI.
+
+    Attributes
+    ----------
+    cordon : the standing cordon (:func:`standing_cordon`), or None.
+    lockdown : its lockdown zone (a polygon, EPSG:4326), or None.
+    venues : the venues closed by the severe incidents (:func:`closed_venues`).
+    held : where people are held and must be tested: the lockdown zone plus every crowd zone of
+        a closed venue (on 31 Oct 2021 everyone inside the resort was held, also outside the
+        500 m ring); None without either.
+    people : the people to test: in ``held`` (everyone in the crowd zones when ``held`` is
+        None).
+    people_lockdown, people_venues : of which in the lockdown zone, and in the closed venues
+        outside it.
+    catchments : the capacity-balanced catchments of those people (walking), or None.
+    problem : why there are no catchments (no testing sites, no 'now', ...), to be shown; never
+        swallowed.
+    """
+
+    cordon: cordon_mod.CordonResult | None
+    lockdown: BaseGeometry | None
+    venues: tuple[str, ...]
+    held: BaseGeometry | None
+    people: float
+    people_lockdown: float
+    people_venues: float
+    catchments: catchment.Catchments | None
+    problem: InputError | None = None
+
+    @property
+    def detail(self) -> str:
+        """Where the people to test are, in a few words (the wall's first tile)."""
+        if self.held is None:
+            return "everyone in the crowd zones (no severe incident)"
+        text = f"lockdown zone {self.people_lockdown:,.0f}"
+        return text + (f" · closed venues {self.people_venues:,.0f}" if self.venues else "")
+
+
+_PLANS: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_PLANS_KEPT = 8
+
+
+def _cached(kind: str, key: str, make: Callable[[], T]) -> T:
+    """``make()``, kept under ``(kind, key)`` among the last few results of any kind."""
+    hit = _PLANS.get((kind, key))
+    if hit is not None:
+        _PLANS.move_to_end((kind, key))
+        return hit  # type: ignore[no-any-return]  # stored by this function with its type
+    value = make()
+    _PLANS[(kind, key)] = value
+    while len(_PLANS) > _PLANS_KEPT:
+        _PLANS.popitem(last=False)
+    return value
+
+
+#: The layers the standing plan reads (its cache key is their content and the settings).
+PLAN_INPUTS = ("incidents", "cordons", "crowd_zones", "roads", "testing_sites", "boundary")
+
+
+def standing_plan(sc: Scenario, *, mode: Mode = "walk", cell_m: float = 250.0) -> StandingPlan:
+    """The standing plan of ``sc`` (see :class:`StandingPlan`), computed once per content of its
+    inputs (:data:`PLAN_INPUTS` and the settings) and cached, so every rerun of every screen
+    shares it.
+
+    Examples
+    --------
+    >>> from geo import scenario
+    >>> plan = standing_plan(scenario.demo())
+    >>> plan.venues, round(plan.people, -2)
+    (('Shanghai Disney Resort',), 34300.0)
+    >>> standing_plan(scenario.demo()) is plan  # cached on the content
+    True
+    """
+    key = scenario_hash(sc, PLAN_INPUTS, extra=(mode, cell_m))
+    return _cached("plan", key, lambda: _standing_plan(sc, mode, cell_m))
+
+
+def night(sc: Scenario) -> timeline.Timeline:
+    """The night simulated from the standing plan (:func:`geo.timeline.build`): everyone held
+    walks to the site the plan's catchments send them to; cached like the plan.
+
+    Raises
+    ------
+    InputError : the plan has no catchments (its ``problem`` says why).
+    """
+    plan = standing_plan(sc)
+    if plan.catchments is None:
+        raise plan.problem or InputError("there is nothing to replay", field="testing_sites")
+    key = scenario_hash(sc, PLAN_INPUTS, extra="night")
+    return _cached(
+        "night", key, lambda: timeline.build(sc, plan.catchments, plan.cordon, detail=plan.detail)
+    )
+
+
+def _standing_plan(sc: Scenario, mode: Mode, cell_m: float) -> StandingPlan:
+    cordon_result = standing_cordon(sc)
+    lockdown = None
+    if cordon_result is not None:
+        lockdown = cordon_result.bands.set_index("band").geometry.get("lockdown")
+        if lockdown is not None and lockdown.is_empty:
+            lockdown = None
+    venues = closed_venues(sc)
+    zones = sc.layer("crowd_zones")
+    in_venue = (
+        zones["venue"].isin(venues).to_numpy(dtype=bool)
+        if venues and "venue" in zones.columns
+        else np.zeros(len(zones), dtype=bool)
+    )
+    parts = ([lockdown] if lockdown is not None else []) + list(zones.geometry[in_venue])
+    held = shapely.union_all(parts) if parts else None
+    cells = demand(sc, cell_m, held)
+    people = float(cells["people"].sum()) if len(cells) else 0.0
+    people_lockdown = (
+        float(cordon_result.summary["people"].get("lockdown", 0.0)) if cordon_result else 0.0
+    )
+    catch, problem = None, None
+    try:
+        catch = catchments(sc, "balanced", mode, cell_m=cell_m, within=held)
+    except InputError as exc:
+        problem = exc
+    return StandingPlan(
+        cordon=cordon_result,
+        lockdown=lockdown,
+        venues=venues,
+        held=held,
+        people=people,
+        people_lockdown=min(people_lockdown, people),
+        people_venues=max(people - people_lockdown, 0.0),
+        catchments=catch,
+        problem=problem,
+    )
+
+
+#: Whose demand an analysis serves (catchments, staging): its key in URLs and the CLI, and label.
+DEMAND_SCOPES: dict[str, str] = {
+    "held": "People to test (lockdown zone and closed venues)",
+    "all": "Everyone in the crowd zones",
+}
+#: Older names of the scopes, still read from links and scripts.
+_SCOPE_ALIASES = {"lockdown": "held"}
+
+
+def scope_key(text: str) -> str:
+    """The scope named ``text`` (a key of :data:`DEMAND_SCOPES`, or an older name)."""
+    key = _SCOPE_ALIASES.get(text, text)
+    if key not in DEMAND_SCOPES:
+        raise InputError(
+            f"unknown demand '{text}'", field="demand", expected=", ".join(DEMAND_SCOPES)
+        )
+    return key
+
+
+def demand_area(sc: Scenario, scope: str) -> tuple[BaseGeometry | None, str | None]:
+    """The area whose people an analysis serves, and a note when it falls back to everyone.
+
+    ``"held"``: the standing plan's held area (the lockdown zone and the closed venues);
+    ``"all"``: None (everyone in the crowd zones).
+    """
+    if scope_key(scope) == "all":
+        return None, None
+    held = standing_plan(sc).held
+    if held is None:
+        return None, "No open incident of severity 4-5, so nobody is held: everyone is counted."
+    return held, None
+
+
+def held_area(sc: Scenario) -> BaseGeometry:
+    """Where the people to test are (the standing plan's ``held`` area: the lockdown zone and
+    the closed venues), or an InputError when no open incident is severe enough to have one."""
+    held = standing_plan(sc).held
+    if held is None:
+        raise InputError(
+            "no open incident of severity 4-5, so nobody is held",
+            field="demand",
+            expected="everyone in the crowd zones instead",
+        )
+    return held
 
 
 # --- staging ----------------------------------------------------------------------------------
@@ -415,19 +620,6 @@ def with_deadline(sc: Scenario, clock: str) -> Scenario:
             expected="HH:MM such as 23:00, or ISO 8601",
         ) from exc
     return replace(sc, settings=replace(sc.settings, deadline=t.isoformat()))
-
-
-def lockdown_area(sc: Scenario) -> Any:
-    """The lockdown zone of the standing cordon (a polygon), or an InputError when there is no
-    open incident severe enough to have one."""
-    cordon_result = standing_cordon(sc)
-    if cordon_result is None:
-        raise InputError(
-            "no open incident of severity 4-5, so no lockdown zone",
-            field="demand",
-            expected="everyone in the crowd zones instead",
-        )
-    return cordon_result.bands.set_index("band").geometry["lockdown"]
 
 
 # --- comparing plans --------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
     sc = _scenario(args.scenario)
     if args.deadline:
         sc = analyses.with_deadline(sc, args.deadline)
-    within = analyses.lockdown_area(sc) if args.demand == "lockdown" else None
+    within = analyses.held_area(sc) if analyses.scope_key(args.demand) == "held" else None
     r = analyses.stage(
         sc,
         args.objective,
@@ -244,9 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=int, default=10, help="lanes per mobile testing team")
     p.add_argument(
         "--demand",
-        choices=["lockdown", "all"],
+        choices=[*analyses.DEMAND_SCOPES, "lockdown"],
         default="all",
-        help="people in the standing cordon's lockdown zone, or everyone",
+        help="held: the people to test (the standing cordon's lockdown zone and the venues its "
+        "incidents close; 'lockdown' is an older name for it); all: everyone",
     )
     p.add_argument("--exact", action="store_true", help="force the exact MILP")
     p.add_argument("--out", required=True, help="output .geojson")

@@ -40,7 +40,9 @@ from geo.constants import WGS84
 from geo.crs import local_crs
 from geo.errors import InputError, Problem
 from geo.io import to_geojson
-from geo.mapview import BAND_FILL, INCIDENT_COLOR, LEAFLET_DIR, STATIC_DIR, tooltip_table
+from geo.mapstyle import tooltip_table
+from geo.mapview import LEAFLET_DIR, STATIC_DIR
+from geo.palette import BAND_FILL, INCIDENT_COLOR
 
 DRAW_DIR = "leaflet-draw-1.0.4"
 # A circle becomes a polygon of 4 * CIRCLE_QUAD_SEGS = 64 segments: its area is 0.16 % under

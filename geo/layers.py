@@ -101,6 +101,12 @@ SCHEMAS: dict[str, LayerSchema] = {
                 Field("status", "str", choices=("open", "contained", "closed")),
                 Field("notes", "str"),
                 _ORIGIN,
+                Field(
+                    "closes",
+                    "str",
+                    description="venue(s) this incident closes, ';'-separated: everyone in the "
+                    "crowd zones of a closed venue is held and tested",
+                ),
             ),
             live=True,
         ),
@@ -132,6 +138,7 @@ SCHEMAS: dict[str, LayerSchema] = {
                 _NAME,
                 Field("source", "str", choices=("telecom", "ticketing", "census", "estimate")),
                 Field("capacity", "int", min=0, description="safe number of people"),
+                Field("venue", "str", description="the venue (park, station, ...) the zone is in"),
             ),
             live=True,
         ),

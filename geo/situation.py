@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 import numpy as np
 import pandas as pd
 
 from geo.scenario import Scenario
+
+if TYPE_CHECKING:
+    from geo.analyses import StandingPlan
 
 Level = Literal["critical", "warning", "info"]
 
@@ -48,10 +51,18 @@ def alerts(
     sc: Scenario,
     now: pd.Timestamp | None = None,
     *,
+    figures: WallFigures | None = None,
     max_queue_min: float = MAX_QUEUE_MIN,
     stale_after_min: float = STALE_AFTER_MIN,
 ) -> list[Alert]:
-    """Long queues, crowds over capacity and stale data, most severe first."""
+    """Long queues, crowds over capacity and stale data, most severe first.
+
+    With the wall's ``figures`` a long queue reads the same plan as the tiles: it is critical
+    only at a site that misses the deadline; at a site the plan clears in time it is a warning
+    that says when it clears (a long queue is expected while a site works through it).
+    """
+    late = set(figures["late_site_ids"]) if figures is not None else None
+    finish = figures["site_finish"] if figures is not None else {}
     out: list[Alert] = []
     sites = sc.layer("testing_sites")
     if len(sites):
@@ -64,16 +75,17 @@ def alerts(
             wait = wait + until_open.clip(lower=0.0).to_numpy()
         for sid, name, q, w in zip(sites["id"], sites["name"], queue, wait):
             if q > 0 and w > max_queue_min:
+                text = f"{name}: queue {q:,.0f} people, about {w:,.0f} min"
                 lvl: Level = "critical" if w > 2 * max_queue_min else "warning"
-                out.append(
-                    Alert(
-                        lvl,
-                        "queue",
-                        sid,
-                        f"{name}: queue {q:,.0f} people, about {w:,.0f} min",
-                        float(w),
+                if late is not None:
+                    lvl = "critical" if str(sid) in late else "warning"
+                    done = finish.get(str(sid))
+                    text += (
+                        ", misses the deadline"
+                        if str(sid) in late
+                        else (f", clears by {done:%H:%M} as planned" if done is not None else "")
                     )
-                )
+                out.append(Alert(lvl, "queue", sid, text, float(w)))
     zones = sc.layer("crowd_zones")
     if len(zones):
         cap = zones["capacity"].astype(float)
@@ -138,39 +150,77 @@ def banners(alerts: list[Alert]) -> list[Alert]:
     return sorted(out, key=lambda a: _RANK[a.level])
 
 
-def wall_figures(sc: Scenario, catchments: Any = None, cordon: Any = None) -> dict[str, Any]:
-    """Figures for the wall tiles.
+class WallFigures(TypedDict):
+    """The wall's tiles, and what its alerts read, from one computation."""
 
-    ``cordon`` (a :func:`geo.cordon.cordon` result) makes the people to test those in its
-    lockdown zone and adds its checkpoints; ``catchments`` (a balanced result over those people)
-    adds the projected finish and the sites over capacity.
+    people: float  # the people to test
+    people_label: str
+    people_detail: str  # where they are: "lockdown zone 29,135 · closed venues 5,148"
+    tested: float
+    remaining: float
+    tests_per_hour: float
+    deadline: pd.Timestamp | None
+    finish_at: pd.Timestamp | None  # the plan's projected last test
+    sites_late: int | None  # sites with people still waiting or to come at the deadline
+    late_site_ids: list[str]
+    site_finish: dict[str, pd.Timestamp]  # each site's projected last test
+    untested_by_deadline: float | None
+    checkpoints: int | None
+    staff: int | None
+
+
+def wall_figures(sc: Scenario, plan: StandingPlan | None = None) -> WallFigures:
+    """Figures for the wall tiles, from the scenario and its standing plan.
+
+    With a plan that holds people (:attr:`geo.analyses.StandingPlan.held`) the people to test
+    are those held (the lockdown zone and the closed venues), the checkpoints are its cordon's,
+    and its capacity-balanced catchments give the projected finish, each site's finish and the
+    sites that miss the deadline. Without one, the people are everyone in the crowd zones.
     """
     sites = sc.layer("testing_sites")
     tested = float(sites["tested"].astype(float).fillna(0).sum()) if len(sites) else 0.0
     per_h = float((sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)).sum())
-    if cordon is not None:
-        people = float(cordon.summary["people"].get("lockdown", 0.0))
+    held = plan is not None and plan.held is not None
+    if plan is not None and plan.held is not None:
+        people, detail = plan.people, plan.detail
     else:
         people = float(sc.layer("crowd_zones")["people"].sum())
-    out: dict[str, Any] = {
+        detail = "everyone in the crowd zones (no severe incident)"
+    out: WallFigures = {
         "people": people,
-        "people_label": "people in the lockdown zone" if cordon is not None else "people",
+        "people_label": PEOPLE_LABEL if held else "people in crowd zones",
+        "people_detail": detail,
         "tested": tested,
         "remaining": max(people - tested, 0.0),
         "tests_per_hour": per_h,
         "deadline": sc.settings.time("deadline"),
         "finish_at": None,
-        "sites_over_capacity": None,
+        "sites_late": None,
+        "late_site_ids": [],
+        "site_finish": {},
         "untested_by_deadline": None,
         "checkpoints": None,
         "staff": None,
     }
+    cordon = plan.cordon if plan is not None else None
     if cordon is not None:
         out["checkpoints"] = int(cordon.summary["checkpoints"])
         out["staff"] = int(cordon.summary["staff_total"])
-    if catchments is not None:
-        s = catchments.sites
+    catch = plan.catchments if plan is not None else None
+    if catch is not None:
+        s = catch.sites
         out["finish_at"] = s["finish_at"].max() if "finish_at" in s else None
-        out["sites_over_capacity"] = int((s.get("untested", pd.Series(dtype=float)) > 0.5).sum())
-        out["untested_by_deadline"] = float(catchments.summary.get("untested", 0.0))
+        untested = s.get("untested", pd.Series(0.0, index=s.index)).astype(float)
+        late = s.loc[(untested > 0.5).to_numpy(dtype=bool), "site_id"].astype(str)
+        out["late_site_ids"] = list(late)
+        out["sites_late"] = len(late)
+        if "finish_at" in s:
+            out["site_finish"] = {
+                str(k): v for k, v in zip(s["site_id"], s["finish_at"]) if pd.notna(v)
+            }
+        out["untested_by_deadline"] = float(catch.summary.get("untested", 0.0))
     return out
+
+
+#: The first tile's label wherever the people to test are counted (wall, replay, workbench).
+PEOPLE_LABEL = "people to test"

@@ -31,14 +31,16 @@ The model (a fluid queue per site; every assumption here is a modelling choice, 
 * The standing cordon is taken as drawn ``cordon_delay_min`` (default 30) after the first of
   its incidents was reported: a made-up delay for the demo, used only for the ``cordon``
   event and the checkpoint/staff figures; it changes nobody's movements.
-* Crowd zones stay as observed (people are not removed from them as they get tested).
+* A person leaves their crowd zone once tested (on the night, buses took tested visitors
+  away): a zone's people at ``t`` are those observed minus its people tested by ``t``. People
+  walking to a site or queueing there still count in their home zone.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -65,6 +67,49 @@ _EVENT_RANK = {
     "deadline": 5,
     "site_closed": 6,
 }
+
+
+class Replay(Protocol):
+    """What a replay screen reads: a simulated night (:class:`Timeline`) or the store's record
+    (:class:`geo.recording.Recording`)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    events: pd.DataFrame
+
+    def time(self, t: Any) -> pd.Timestamp:
+        """``t`` as a time in the scenario's zone."""
+
+    def at(self, t: Any) -> Scenario:
+        """The scenario as it stood at ``t``."""
+
+    def figures(self, t: Any) -> dict[str, Any]:
+        """The wall figures at ``t`` (the keys of :func:`geo.situation.wall_figures`)."""
+
+    def events_until(self, t: Any) -> pd.DataFrame:
+        """The events at or before ``t``."""
+
+    def cordon_result(self, t: Any) -> Any:
+        """The cordon on the map at ``t`` (None before it is drawn, or without one)."""
+
+
+@dataclass(frozen=True)
+class _Leaving:
+    """Each served cell share: its crowd zone, people, site, and the span of its site's
+    cumulative arrivals its batch occupies (first come, first served: the share is tested as the
+    site's tested count runs from ``lo`` to ``hi``)."""
+
+    zone: np.ndarray
+    people: np.ndarray
+    site: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def left(self, tested: np.ndarray) -> pd.Series:
+        """People tested (and gone) per zone id, given each site's tested count."""
+        span = np.maximum(self.hi - self.lo, 1e-12)
+        share = np.clip((tested[self.site] - self.lo) / span, 0.0, 1.0)
+        return pd.Series(share * self.people).groupby(self.zone).sum()
 
 
 @dataclass
@@ -112,13 +157,15 @@ class Timeline:
     _tested_total: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     _queue_total: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     _plan: dict[str, Any] = field(default_factory=dict, repr=False)
+    detail: str = ""  # where the people to test are (the wall's first tile)
+    _leave: _Leaving | None = field(default=None, repr=False)
 
     # --- time helpers ---------------------------------------------------------------------------
 
     def time(self, t: Any) -> pd.Timestamp:
         """``t`` (a Timestamp, datetime or ISO 8601 text; no zone = the scenario's) as a
         Timestamp in the scenario's zone."""
-        return _to_time(t, self.scenario.settings.timezone, "t")
+        return to_time(t, self.scenario.settings.timezone, "t")
 
     def clamp(self, t: Any) -> pd.Timestamp:
         """``t`` moved into the replay window ``[start, end]``."""
@@ -173,8 +220,9 @@ class Timeline:
         -------
         Scenario : incidents reported at or before ``t`` (those without a time are kept);
         testing sites with ``queue`` and ``tested`` (ints) from the simulation plus an extra
-        ``status`` column (``not open yet``, ``open``, ``closed``); settings ``now`` = ``t``
-        (live-store ``updated_at`` stamps after ``t`` dropped). Other layers as they were.
+        ``status`` column (``not open yet``, ``open``, ``closed``); crowd zones without the
+        people tested by ``t`` (they have left); settings ``now`` = ``t`` (live-store
+        ``updated_at`` stamps after ``t`` dropped). Other layers as they were.
         """
         ts = self.time(t)
         sc = self.scenario
@@ -191,6 +239,13 @@ class Timeline:
             sites["status"] = status
             if not unopened:
                 sites = sites[status != "not open yet"]
+        zones = sc.layer("crowd_zones")
+        if self._leave is not None and len(zones):
+            gone = self._leave.left(tested).reindex(zones["id"].astype(str)).fillna(0.0)
+            zones = zones.copy()
+            zones["people"] = np.maximum(
+                zones["people"].astype(float).to_numpy() - gone.to_numpy(), 0.0
+            )
         settings = sc.settings
         extra = settings.extra
         stamps = extra.get("updated_at") if isinstance(extra, dict) else None
@@ -200,7 +255,7 @@ class Timeline:
         # The untouched layers are shared, as Scenario.with_layer does.
         out = replace(
             sc,
-            layers={**sc.layers, "incidents": inc, "testing_sites": sites},
+            layers={**sc.layers, "incidents": inc, "testing_sites": sites, "crowd_zones": zones},
             reports=list(sc.reports),
             settings=replace(settings, now=ts.isoformat(), extra=extra),
         )
@@ -210,10 +265,10 @@ class Timeline:
         """The wall figures at ``t``: the keys of :func:`geo.situation.wall_figures`.
 
         ``tested``/``remaining`` are the simulation's at ``t``; ``people`` is everyone to test
-        (:attr:`people`), labelled as the lockdown zone's once the cordon is drawn;
+        (:attr:`people`);
         ``checkpoints``/``staff`` are None until then; ``tests_per_hour`` counts the sites
         open at ``t``; ``finish_at``, ``untested_by_deadline`` (people not tested by the
-        deadline) and ``sites_over_capacity`` (sites with people still waiting or to come at the
+        deadline) and ``sites_late`` (sites with people still waiting or to come at the
         deadline) are the plan's and the same at every ``t``. Extra keys: ``queue`` (people
         waiting at sites), ``sites_open``.
         """
@@ -230,12 +285,15 @@ class Timeline:
         summary = self.cordon.summary if drawn else {}
         return {
             "people": self.people,
-            "people_label": "people in the lockdown zone" if drawn else "people to test",
+            "people_label": "people to test",
             "tested": tested,
             "remaining": max(self.people - tested, 0.0),
             "deadline": self.deadline,
             "finish_at": self.finish_at,
-            "sites_over_capacity": self._plan["sites_over_capacity"],
+            "people_detail": self.detail,
+            "sites_late": self._plan["sites_late"],
+            "late_site_ids": list(self._plan["late_site_ids"]),
+            "site_finish": dict(self._plan["site_finish"]),
             "untested_by_deadline": self._plan["untested_by_deadline"],
             "checkpoints": int(summary["checkpoints"]) if drawn else None,
             "staff": int(summary["staff_total"]) if drawn else None,
@@ -278,6 +336,7 @@ def build(
     step_min: float = 1.0,
     notice_delay_min: float = 0.0,
     cordon_delay_min: float = CORDON_DELAY_MIN,
+    detail: str = "",
 ) -> Timeline:
     """Simulate the night (see the module docstring for the model).
 
@@ -296,6 +355,8 @@ def build(
     notice_delay_min : minutes between the notice and people setting off.
     cordon_delay_min : minutes from the first of the cordon's incidents to the cordon being
         drawn (made up for the demo).
+    detail : where the people to test are, for the wall (e.g. "lockdown zone 29,135 · closed
+        venues 5,148").
 
     Returns
     -------
@@ -313,7 +374,7 @@ def build(
     if not (step_min > 0 and math.isfinite(step_min)):
         raise InputError("the grid step must be positive", field="step_min", expected="minutes > 0")
     start_ts = _start(sc, start)
-    end_ts = _to_time(end, tz, "end") if end is not None else None
+    end_ts = to_time(end, tz, "end") if end is not None else None
     if end_ts is not None and end_ts <= start_ts:
         raise InputError(
             f"the end {end_ts.isoformat()} is not after the start {start_ts.isoformat()}",
@@ -396,7 +457,8 @@ def build(
         at_dl = final
     untested_at_dl = np.maximum(arrived[:, -1] - at_dl, 0.0)
     plan = {
-        "sites_over_capacity": int((untested_at_dl > NOBODY).sum()),
+        "sites_late": int((untested_at_dl > NOBODY).sum()),
+        "late_site_ids": [str(i) for i in ids[untested_at_dl > NOBODY]],
         "untested_by_deadline": max(people_sim - float(at_dl.sum()), 0.0),
     }
     names = (
@@ -411,6 +473,7 @@ def build(
         ],
         dtype=f"datetime64[ns, {tz}]",
     )
+    plan["site_finish"] = {str(i): f for i, f in zip(ids, site_finish) if pd.notna(f)}
     sites = pd.DataFrame(
         {
             "site_id": ids,
@@ -460,7 +523,35 @@ def build(
         _tested_total=tested.sum(axis=0) if n else np.zeros(len(x)),
         _queue_total=queue.sum(axis=0) if n else np.zeros(len(x)),
         _plan=plan,
+        detail=detail,
+        _leave=_leaving(catchments, ids, site_idx, arr_min, arr_people, x, arrived),
     )
+
+
+def _leaving(
+    catchments: Catchments | None,
+    ids: np.ndarray,
+    site_idx: np.ndarray,
+    arr_min: np.ndarray,
+    arr_people: np.ndarray,
+    x: np.ndarray,
+    arrived: np.ndarray,
+) -> _Leaving | None:
+    """Where each served cell share's people sit in its site's first-come-first-served order."""
+    cells = catchments.cells if catchments is not None else None
+    if cells is None or len(site_idx) == 0 or "zone_id" not in cells.columns:
+        return None
+    zone = cells.loc[cells["site_id"].notna().to_numpy(dtype=bool), "zone_id"].astype(str)
+    step = x[1] - x[0] if len(x) > 1 else 1.0
+    col = np.minimum(np.ceil(arr_min / step - 1e-9).astype(np.int64), arrived.shape[1] - 1)
+    hi = arrived[site_idx, col]
+    lo = np.where(col > 0, arrived[site_idx, np.maximum(col - 1, 0)], hi - 0.0)
+    # At column 0 the batch follows the queue already there: arrived[:, 0] minus the batch.
+    first = col == 0
+    if first.any():
+        at0 = np.bincount(site_idx[first], weights=arr_people[first], minlength=len(ids))
+        lo = np.where(first, hi - at0[site_idx], lo)
+    return _Leaving(zone.to_numpy(dtype=object), arr_people, site_idx, lo, hi)
 
 
 # --- simulation -----------------------------------------------------------------------------------
@@ -666,7 +757,7 @@ def _cordon_time(
 def _start(sc: Scenario, start: Any) -> pd.Timestamp:
     tz = sc.settings.timezone
     if start is not None:
-        return _to_time(start, tz, "start")
+        return to_time(start, tz, "start")
     now = sc.settings.time("now")
     if now is not None:
         return now
@@ -681,7 +772,7 @@ def _start(sc: Scenario, start: Any) -> pd.Timestamp:
     )
 
 
-def _to_time(value: Any, tz: str, name: str) -> pd.Timestamp:
+def to_time(value: Any, tz: str, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
@@ -717,102 +808,3 @@ def _ceil_hour(t: pd.Timestamp) -> pd.Timestamp:
         return t.ceil("h")
     except (ValueError, TypeError):  # ambiguous/nonexistent local hour (DST): round in UTC
         return t.tz_convert("UTC").ceil("h").tz_convert(t.tz)
-
-
-# --- the store's record -------------------------------------------------------------------------
-
-
-@dataclass
-class Recording:
-    """A night as the operations store recorded it: the picture at any time t.
-
-    The same interface as :class:`Timeline` (``start``, ``end``, ``events``, ``at``,
-    ``figures``, ``events_until``, ``cordon_result``, ``time``), but nothing is simulated:
-    ``at(t)`` is the scenario overlaid with what the store held at ``t``
-    (:func:`geo.live.overlay`), and the figures are the wall's figures of that picture.
-    """
-
-    scenario: Scenario
-    store: Any = field(repr=False)
-    start: pd.Timestamp
-    end: pd.Timestamp
-    events: pd.DataFrame = field(repr=False)
-
-    def time(self, t: Any) -> pd.Timestamp:
-        return _to_time(t, self.scenario.settings.timezone, "t")
-
-    def events_until(self, t: Any) -> pd.DataFrame:
-        ts = self.time(t)
-        return self.events[self.events["time"] <= ts].reset_index(drop=True)
-
-    def at(self, t: Any) -> Scenario:
-        """The scenario with its live layers as the store held them at ``t``; ``now`` = ``t``."""
-        from geo import live
-
-        ts = self.time(t)
-        sc = live.overlay(self.scenario, self.store, at=ts)
-        return replace(sc, settings=replace(sc.settings, now=ts.isoformat()))
-
-    def cordon_result(self, t: Any) -> Any:
-        from geo.analyses import standing_cordon
-
-        return standing_cordon(self.at(t))
-
-    def figures(self, t: Any) -> dict[str, Any]:
-        """:func:`geo.situation.wall_figures` of the picture at ``t`` (with its standing
-        cordon), plus ``queue`` (people waiting at sites) and ``sites_open``."""
-        from geo.analyses import standing_cordon
-        from geo.situation import wall_figures
-
-        ts = self.time(t)
-        sc = self.at(ts)
-        out = wall_figures(sc, None, standing_cordon(sc))
-        sites = sc.layer("testing_sites")
-        opened = (sites["opens_at"].isna() | (sites["opens_at"] <= ts)) & ~(
-            sites["closes_at"].notna() & (sites["closes_at"] <= ts)
-        )
-        out["queue"] = float(sites["queue"].astype(float).fillna(0).sum())
-        out["sites_open"] = int(opened.sum())
-        per_h = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
-        out["tests_per_hour"] = float(per_h[opened.to_numpy(dtype=bool)].sum())
-        return out
-
-
-#: How far back a recording reaches from its last event: one night and day.
-RECORD_WINDOW = pd.Timedelta(hours=24)
-
-
-def record(sc: Scenario, store: Any, window: pd.Timedelta = RECORD_WINDOW) -> Recording:
-    """The store's record of ``sc``'s night: its last ``window`` of timed events (from the first
-    of them, if later).
-
-    Events are the store's log (scenario baselines left out) as ``time``, ``kind``, ``text``,
-    ``feature_id``; the text names the entity (its name when the event carries one).
-    """
-    from geo.store import ALWAYS
-
-    tz = sc.settings.timezone
-    log = store.events()
-    log = log[log["time"] > ALWAYS] if len(log) else log
-    now = pd.Timestamp.now(tz=tz)
-    if len(log) == 0:
-        events = pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
-        events["time"] = pd.to_datetime(events["time"]).dt.tz_localize(tz)
-        return Recording(sc, store, now, now, events)
-    texts = [
-        f"{str(k).replace('_', ' ').capitalize()}: {p.get('name') or e}"
-        for k, e, p in zip(log["kind"], log["entity_id"], log["props"])
-    ]
-    events = pd.DataFrame(
-        {
-            "time": log["time"].dt.tz_convert(tz).to_numpy(),
-            "kind": log["kind"].to_numpy(),
-            "text": texts,
-            "feature_id": log["entity_id"].to_numpy(),
-        }
-    )
-    events["time"] = pd.to_datetime(events["time"]).dt.tz_convert(tz)
-    end = events["time"].max()
-    start = max(events["time"].min(), end - window)
-    events = events[events["time"] >= start]
-    return Recording(sc, store, start, end, events.reset_index(drop=True))

@@ -13,7 +13,7 @@ from tests.conftest import open_app
 
 @pytest.fixture(scope="module")
 def plans(demo):
-    area = analyses.lockdown_area(demo)
+    area = analyses.held_area(demo)
     a = analyses.stage(demo, "coverage", k=2, within_min=10, within=area)
     b = analyses.stage(demo, "coverage", k=3, within_min=10, within=area)
     return a, b

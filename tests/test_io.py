@@ -748,7 +748,9 @@ def test_gpkg_round_trip_with_settings_and_empty_layers(tmp_path):
         "testing_sites": validate(sites_gdf(), "testing_sites")[0],
         "crowd_zones": gio.read_layer(fc(), "crowd_zones", name="e.geojson", allow_empty=True)[0],
     }
-    layers["crowd_zones"].insert(6, "note_extra", pd.Series([], dtype=object))
+    layers["crowd_zones"].insert(
+        len(SCHEMAS["crowd_zones"].columns), "note_extra", pd.Series([], dtype=object)
+    )
     settings = {
         "name": "Shanghai Disney Resort, 31 Oct 2021",
         "timezone": TZ,

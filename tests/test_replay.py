@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from geo import analyses, timeline
+from geo import analyses
 from tests.conftest import ARTIFACTS_DIR, open_app
 
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
@@ -16,11 +16,7 @@ MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 @pytest.fixture(scope="module")
 def night(demo):
-    cordon = analyses.standing_cordon(demo)
-    within = cordon.bands.set_index("band").geometry["lockdown"]
-    return timeline.build(
-        demo, analyses.catchments(demo, "balanced", "walk", within=within), cordon
-    )
+    return analyses.night(demo)
 
 
 def test_replay_from_a_link_shows_the_figures_at_that_time(night):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from geo import situation
 
@@ -50,18 +51,45 @@ def test_wall_figures(demo):
     assert f["finish_at"] is None
 
 
-def test_wall_figures_with_standing_cordon(demo):
+def test_wall_figures_with_the_standing_plan(demo):
     from geo import analyses
 
-    cordon = analyses.standing_cordon(demo)
-    lock = cordon.bands.set_index("band").geometry["lockdown"]
-    catch = analyses.catchments(demo, "balanced", "walk", within=lock)
-    f = situation.wall_figures(demo, catch, cordon)
-    assert f["people"] == cordon.summary["people"]["lockdown"]
-    # the balanced catchment serves exactly the people of the lockdown zone (areal weighting)
-    assert abs(catch.summary["people"] - f["people"]) < 1e-6 * f["people"]
-    assert f["checkpoints"] == cordon.summary["checkpoints"] and f["staff"] > 0
-    assert f["finish_at"] is not None and f["sites_over_capacity"] is not None
+    plan = analyses.standing_plan(demo)
+    f = situation.wall_figures(demo, plan)
+    # the people to test: the lockdown zone plus the closed venue's zones outside it
+    assert f["people"] == plan.people
+    assert f["people"] == pytest.approx(plan.people_lockdown + plan.people_venues)
+    assert plan.people_lockdown == pytest.approx(plan.cordon.summary["people"]["lockdown"])
+    assert f["people_label"] == "people to test"
+    assert "lockdown zone 29,135" in f["people_detail"] and "closed venues" in f["people_detail"]
+    # the balanced catchment serves exactly the people held (areal weighting)
+    assert abs(plan.catchments.summary["people"] - f["people"]) < 1e-6 * f["people"]
+    assert f["checkpoints"] == plan.cordon.summary["checkpoints"] and f["staff"] > 0
+    assert f["finish_at"] is not None and f["sites_late"] == len(f["late_site_ids"]) == 0
+    assert set(f["site_finish"]) <= set(demo.layer("testing_sites")["id"])
+
+
+def test_a_long_queue_is_critical_only_where_the_plan_misses_the_deadline(demo):
+    """The banners read the same plan as the tiles: a long queue at a site that the plan clears
+    in time is a warning that says when; at a site that misses the deadline it is critical."""
+    from geo import analyses
+
+    sites = demo.layer("testing_sites").copy()
+    sites["queue"] = (sites["lanes"] * sites["per_lane_per_h"]).astype(int)  # an hour's work
+    sc = demo.with_layer("testing_sites", sites)
+    later = demo.settings.time("now") + pd.Timedelta(hours=2)  # every site open
+    f = situation.wall_figures(sc, analyses.standing_plan(demo))
+    on_time = [a for a in situation.alerts(sc, later, figures=f) if a.kind == "queue"]
+    assert on_time and {a.level for a in on_time} == {"warning"}
+    assert all("as planned" in a.message for a in on_time)
+    late = {**f, "late_site_ids": [str(sites["id"].iloc[0])], "sites_late": 1}
+    levels = {a.feature_id: a.level for a in situation.alerts(sc, later, figures=late)}
+    assert levels[sites["id"].iloc[0]] == "critical"
+    assert "misses the deadline" in next(
+        a.message
+        for a in situation.alerts(sc, later, figures=late)
+        if a.kind == "queue" and a.level == "critical"
+    )
 
 
 def test_a_queue_at_a_site_not_open_yet_waits_for_the_opening(demo):

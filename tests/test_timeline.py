@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from geo import analyses, layers, situation, timeline
+from geo import analyses, layers, recording, situation, timeline
 from geo.catchment import Catchments
 from geo.errors import InputError
 from geo.scenario import Scenario, Settings
@@ -109,7 +109,7 @@ def test_a_site_that_closes_early_leaves_people_untested(small):
     assert f["people"] == pytest.approx(1750.0)
     assert f["remaining"] == pytest.approx(430.0)
     assert f["untested_by_deadline"] == pytest.approx(430.0)
-    assert f["sites_over_capacity"] == 1
+    assert f["sites_late"] == 1 and f["late_site_ids"] == ["B"]
     assert small.finish_at == T("21:00")
     assert "testing_ends" in set(small.events["kind"]) and "all_tested" not in set(
         small.events["kind"]
@@ -164,10 +164,8 @@ def test_bad_arguments_are_input_errors():
 
 @pytest.fixture(scope="module")
 def night(demo):
-    cordon = analyses.standing_cordon(demo)
-    lock = cordon.bands.set_index("band").geometry["lockdown"]
-    catch = analyses.catchments(demo, "balanced", "walk", within=lock)
-    return timeline.build(demo, catch, cordon), catch, cordon
+    plan = analyses.standing_plan(demo)
+    return analyses.night(demo), plan.catchments, plan.cordon
 
 
 def test_demo_conservation(night):
@@ -221,10 +219,10 @@ def test_demo_figures(night):
     f = tl.figures(tl.start)
     assert f["tested"] == 0 and f["remaining"] == pytest.approx(f["people"])
     assert f["checkpoints"] is None and f["tests_per_hour"] == 0
-    assert f["people"] == pytest.approx(cordon.summary["people"]["lockdown"])
+    assert f["people"] == pytest.approx(analyses.standing_plan(tl.scenario).people)
     g = tl.figures(T("19:30"))
     assert g["checkpoints"] == cordon.summary["checkpoints"]
-    assert g["people_label"] == "people in the lockdown zone"
+    assert g["people_label"] == f["people_label"] == "people to test"  # one meaning all night
     assert 0 < g["tested"] < g["people"]
     # the layer at t tells the same story as the figures (up to rounding per site)
     wall = situation.wall_figures(tl.at(T("19:30")))
@@ -287,7 +285,7 @@ def test_a_recorded_night_replays_what_the_store_held(demo, tmp_path):
                 ),
             ]
         )
-        rec = timeline.record(demo, store)
+        rec = recording.record(demo, store)
         assert rec.start == pd.Timestamp("2021-10-31T18:05:00+08:00")
         assert rec.end == pd.Timestamp("2021-10-31T19:30:00+08:00")
         assert len(rec.at("2021-10-31 18:30").layer("incidents")) == 1
@@ -309,7 +307,57 @@ def test_an_empty_store_records_nothing(demo, tmp_path):
 
     store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
     try:
-        rec = timeline.record(demo, store)
+        rec = recording.record(demo, store)
         assert rec.start == rec.end and len(rec.events) == 0
     finally:
         store.close()
+
+
+# --- the night as it happened (issue #16) ---------------------------------------------------------
+
+#: People who had tested negative by 08:00 on 1 Nov 2021 (Shine, Sixth Tone, AP; FACTS.md).
+TESTED_BY_MORNING = 33_863
+
+
+def test_the_people_held_are_the_resort_as_on_the_night(night, demo):
+    """Everyone inside the closed resort was held, not only the 500 m ring: the people to test
+    and the replay's tested count agree with the 33,863 of the sources within 2 %."""
+    tl, _, _ = night
+    plan = analyses.standing_plan(demo)
+    assert plan.venues == ("Shanghai Disney Resort",)
+    resort = demo.layer("crowd_zones")
+    resort = resort[resort["venue"] == "Shanghai Disney Resort"]["people"].sum()
+    assert plan.people == pytest.approx(resort)  # every resort zone, also beyond the ring
+    assert plan.people > plan.people_lockdown + 4_000  # hotels, car parks, the west hub
+    assert abs(plan.people - TESTED_BY_MORNING) / TESTED_BY_MORNING < 0.02
+    done = tl.figures(tl.end)["tested"]
+    assert abs(done - TESTED_BY_MORNING) / TESTED_BY_MORNING < 0.02
+    assert tl.finish_at == T("23:00")  # "testing on site finished by about 23:00"
+
+
+def test_tested_people_leave_their_zone_and_the_crowd_alert_clears(night):
+    tl, _, _ = night
+    zones0 = tl.at(tl.start).layer("crowd_zones").set_index("id")["people"]
+    later = tl.at(T("21:00")).layer("crowd_zones").set_index("id")["people"]
+    end = tl.at(tl.end).layer("crowd_zones").set_index("id")["people"]
+    assert (later <= zones0 + 1e-9).all() and (end <= later + 1e-9).all()
+    # the people gone from the zones are the people tested
+    gone = float((zones0 - end).sum())
+    assert gone == pytest.approx(tl.figures(tl.end)["tested"], rel=1e-6)
+    assert end["resort-station"] == pytest.approx(0.0, abs=1e-6)
+    assert end["nbh-chuansha-centre"] == zones0["nbh-chuansha-centre"]  # not held: stays
+    crowd = [a for a in situation.alerts(tl.at(tl.start), tl.start) if a.kind == "crowd"]
+    assert crowd  # the station is over its capacity at the notice...
+    assert not [a for a in situation.alerts(tl.at(tl.end), tl.end) if a.kind == "crowd"]
+
+
+def test_tiles_and_banners_tell_one_story_all_night(night):
+    """No red queue banner while the tiles say every site finishes in time (18:30 replay)."""
+    tl, _, _ = night
+    for t in tl.frames(30):
+        f = tl.figures(t)
+        found = situation.alerts(tl.at(t), t, figures=f, stale_after_min=float("inf"))
+        queues = [a for a in found if a.kind == "queue"]
+        if f["sites_late"] == 0:
+            assert all(a.level != "critical" for a in queues), t
+        assert f["people_label"] == "people to test"

@@ -108,7 +108,9 @@ def test_layer_defaults_without_a_hide_parameter_and_an_empty_one_hides_nothing(
 
 def test_catchments_count_the_lockdown_zone_unless_asked_for_everyone():
     at = open_app(**{"catch.kind": "balanced"})
-    assert any(c.value == "Demand: people in the lockdown zone" for c in at.caption)
+    assert any(
+        c.value == "Demand: people to test (lockdown zone and closed venues)" for c in at.caption
+    )
     people = {m.label: m.value for m in at.metric}["People"]
     at = open_app(**{"catch.kind": "balanced", "catch.scope": "all"})
     assert any(c.value == "Demand: everyone in the crowd zones" for c in at.caption)

@@ -26,7 +26,6 @@ TILES_JS = "cityops/tiles.js"
 # again on every refresh (incidents, sites, crowd zones, results) are tiled sooner.
 BASE_LIMIT = 2_000
 LIVE_LIMIT = 300
-BASE_KEYS = frozenset({"boundary", "roads", "hospitals", "facilities"})
 
 CSS = """<style>
 .co-tilenotes { background: rgba(13,17,23,0.85); color: #e6edf3; padding: 4px 8px;
@@ -35,18 +34,19 @@ CSS = """<style>
 </style>"""
 
 
-def tile_threshold(key: str) -> int:
-    """How many features layer ``key`` may have before it is tiled (``$CITYOPS_TILE_MIN``
-    overrides both limits; 0 tiles every non-empty layer)."""
+def tile_threshold(base: bool) -> int:
+    """How many features a layer may have before it is tiled: more for a base-map layer
+    (sent once) than for one swapped on every refresh. ``$CITYOPS_TILE_MIN`` overrides both
+    (0 tiles every non-empty layer)."""
     env = os.environ.get("CITYOPS_TILE_MIN")
     if env is not None and env.strip().isdigit():
         return int(env)
-    return BASE_LIMIT if key in BASE_KEYS else LIVE_LIMIT
+    return BASE_LIMIT if base else LIVE_LIMIT
 
 
 def should_tile(layer: Any) -> bool:
     """Whether ``layer`` (a ``MapLayer``) goes to the map as tiles (never numbered markers)."""
-    return layer.label is None and len(layer.gdf) > tile_threshold(layer.key)
+    return layer.label is None and len(layer.gdf) > tile_threshold(getattr(layer, "base", False))
 
 
 _MEMO: dict[tuple[str, int], tuple[weakref.ref, cache.TileSet, list[str]]] = {}

@@ -20,7 +20,6 @@ import shapely
 
 from geo.tiles.pyramid import TileSource, style_json
 
-POINT_PANE = "co-points"
 Table = Callable[[Any, Sequence[tuple[str, Any]]], str]
 
 
@@ -67,7 +66,8 @@ def styles_of(
     radius: Callable[[Any], float] | None = None,
 ) -> np.ndarray:
     """Each feature's style as compact JSON, as :func:`geo.mapview` puts it on the map
-    (``className`` ``co-<key>``; points in the points pane, filled, with their radius).
+    (``className`` ``co-<key>``; points filled, with their radius; the pane is the tiled
+    layer's).
 
     The style (and radius) function runs once per distinct combination of the values it
     reads (found by running it on a sample of rows), so a million roads of a few classes
@@ -106,7 +106,6 @@ def styles_of(
         s = {k: v for k, v in style(row).items() if v is not None}
         s["className"] = f"co-{key}"
         if geoms[first[i]].geom_type == "Point":
-            s["pane"] = POINT_PANE  # points above every polygon, so they stay hoverable
             s["fill"] = True
             s["radius"] = float(radius(row)) if radius else 6.0
         out[i] = style_json(s)

@@ -16,7 +16,7 @@ KIND_LABELS = {
     "voronoi": "Straight-line (Voronoi)",
 }
 MODE_LABELS = {"walk": "Walking", "drive": "Driving"}
-SCOPES = {"lockdown": "People in the lockdown zone", "all": "Everyone in the crowd zones"}
+SCOPES = analyses.DEMAND_SCOPES
 TABLE_COLUMNS = {
     "name": "Site",
     "people": "People",
@@ -42,7 +42,7 @@ def controls(sc: Scenario) -> None:
         "mode": URL.get("mode", str, "walk", choices=MODE_LABELS),
         "cell": URL.get("cell", int, 250, choices=CELLS_M),
         "iso": URL.get("iso", urlstate.as_bool, False),
-        "scope": URL.get("scope", str, "lockdown", choices=SCOPES),
+        "scope": URL.get("scope", analyses.scope_key, "held", choices=SCOPES),
     }
     with st.form("catchments"):
         kind = st.selectbox(
@@ -96,14 +96,11 @@ def controls(sc: Scenario) -> None:
 
 
 def _area(sc: Scenario, scope: str):
-    """The lockdown zone when asked for and there is one (else everyone: None)."""
-    if scope != "lockdown":
-        return None
-    try:
-        return analyses.lockdown_area(sc)
-    except InputError:
-        st.caption("No lockdown zone (no open incident of severity 4-5): everyone is counted.")
-        return None
+    """The held area when asked for and there is one (else everyone: None)."""
+    area, note = analyses.demand_area(sc, scope)
+    if note:
+        st.caption(note)
+    return area
 
 
 def _current() -> dict | None:

@@ -26,7 +26,7 @@ RESOURCE_DEFAULTS = {
     "checkpoint": ("p_center", "drive", 10),
     "ambulance": ("coverage", "drive", 8),
 }
-SCOPES = {"lockdown": "People in the lockdown zone", "all": "Everyone in the crowd zones"}
+SCOPES = analyses.DEMAND_SCOPES
 
 
 URL = urlstate.Panel("stage")
@@ -52,7 +52,7 @@ def controls(sc: Scenario) -> None:
         "T": URL.get("T", int, t0, choices=range(1, 181)),
         "mode": URL.get("mode", str, mode0, choices=("walk", "drive")),
         "lanes": URL.get("lanes", int, 10, choices=range(1, 41)),
-        "scope": URL.get("scope", str, "lockdown", choices=SCOPES),
+        "scope": URL.get("scope", analyses.scope_key, "held", choices=SCOPES),
     }
     with st.form("staging"):
         objective = st.selectbox(
@@ -104,7 +104,7 @@ def controls(sc: Scenario) -> None:
 
 def run_plan(sc: Scenario, p: dict) -> analyses.Staging:
     """The staging plan for the panel's parameters ``p`` (as kept in the URL)."""
-    area = analyses.lockdown_area(sc) if p["scope"] == "lockdown" else None
+    area = analyses.held_area(sc) if analyses.scope_key(p["scope"]) == "held" else None
     return analyses.stage(
         sc,
         p["goal"],
@@ -225,7 +225,7 @@ def _kept(sc: Scenario, slot: str) -> dict | None:
             "T": url.get("T", int, 15, choices=range(1, 181)),
             "mode": url.get("mode", str, "walk", choices=("walk", "drive")),
             "lanes": url.get("lanes", int, 10, choices=range(1, 41)),
-            "scope": url.get("scope", str, "lockdown", choices=SCOPES),
+            "scope": url.get("scope", analyses.scope_key, "held", choices=SCOPES),
         }
         try:
             state.keep_result(f"plan_{slot}", result=run_plan(sc, p), params=p)

@@ -1,7 +1,7 @@
 """The night's timeline: a time slider and a play button; the tiles and the map follow it.
 
 Without an operations store the night is simulated from the plan (:func:`geo.timeline.build`);
-with one, it is the store's record (:func:`geo.timeline.record`): what every layer was at t.
+with one, it is the store's record (:func:`geo.recording.record`): what every layer was at t.
 
 The replay is on while the URL says ``replay=1``; ``t=HH:MM`` is the time shown (the first such
 clock time at or after the start of the night), so a wall screen that reloads comes back to the
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from geo import analyses, mapview, timeline
+from geo import analyses, mapview, recording, timeline
 from geo.errors import InputError
 from geo.scenario import Scenario
 from geo.ui import state, urlstate
@@ -46,35 +46,28 @@ def run_every(default: float | None) -> float | None:
     return TICK_S if active() and st.session_state.get("replay_playing") else default
 
 
-def night(sc: Scenario) -> timeline.Timeline | timeline.Recording | None:
-    """The night to replay: the store's record when there is a store (re-read on each run, it
-    grows), else the plan simulated (built once per scenario version)."""
+def night(sc: Scenario) -> timeline.Replay | None:
+    """The night to replay: the store's record when there is a store (re-read once per refresh
+    period, it grows), else the standing plan simulated (:func:`geo.analyses.night`, computed
+    once per content of its inputs and shared by every screen)."""
     store = state.store()
     if store is not None:
         # Re-read once per refresh period, not on every play tick (it reads the event log).
         kept = st.session_state.get("replay_recording")
         fresh = kept and time.monotonic() - kept[0] < (state.refresh_s() or 10.0)
         if not fresh:
-            kept = (time.monotonic(), timeline.record(state.scenario_of_session(), store))
+            kept = (time.monotonic(), recording.record(state.scenario_of_session(), store))
             st.session_state["replay_recording"] = kept
-        return kept[1]
-    kept = st.session_state.get("replay_timeline")
-    if kept and kept[0] == state.version():
         return kept[1]
     try:
         with st.spinner("Simulating the night…"):
-            cordon = analyses.standing_cordon(sc)
-            within = None if cordon is None else cordon.bands.set_index("band").geometry["lockdown"]
-            catch = analyses.catchments(sc, "balanced", "walk", within=within)
-            tl = timeline.build(sc, catch, cordon)
+            return analyses.night(sc)
     except InputError as exc:
         st.warning(f"The night cannot be replayed.\n\n{exc}")
         return None
-    st.session_state["replay_timeline"] = (state.version(), tl)
-    return tl
 
 
-def last_time(tl: timeline.Timeline) -> pd.Timestamp:
+def last_time(tl: timeline.Replay) -> pd.Timestamp:
     """The end of the slider: the last event (the sites closing in the morning) or the end."""
     ends = [tl.end]
     if len(tl.events):
@@ -82,7 +75,7 @@ def last_time(tl: timeline.Timeline) -> pd.Timestamp:
     return max(ends)
 
 
-def _from_url(tl: timeline.Timeline, text: str) -> pd.Timestamp:
+def _from_url(tl: timeline.Replay, text: str) -> pd.Timestamp:
     h, m = (int(v) for v in text.split(":"))
     if not (0 <= h < 24 and 0 <= m < 60):
         raise ValueError(text)
@@ -187,7 +180,7 @@ def _advance(end: pd.Timestamp) -> None:
     ss[TIME] = nxt
 
 
-def _events(tl: timeline.Timeline, t: pd.Timestamp, n: int = 4) -> None:
+def _events(tl: timeline.Replay, t: pd.Timestamp, n: int = 4) -> None:
     ev = tl.events_until(t).tail(n).iloc[::-1]
     if len(ev) == 0:
         st.caption("Nothing has happened yet.")

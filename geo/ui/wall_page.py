@@ -33,6 +33,7 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stToolb
 .co-tile .v { font-size: clamp(2.4rem, 3.6vw, 6.5rem); font-weight: 800; line-height: 1.05;
               font-variant-numeric: tabular-nums; }
 .co-tile .l { font-size: clamp(1rem, 1.2vw, 2.2rem); opacity: .8; }
+.co-tile .d { font-size: clamp(.85rem, .9vw, 1.7rem); opacity: .65; }
 .co-tile.bad .v { color: #ff6b6b; } .co-tile.good .v { color: #3fb950; }
 .co-alert { border-radius: 8px; padding: .45rem 1rem; margin: .3rem 0; font-weight: 600;
             font-size: clamp(1.1rem, 1.3vw, 2.4rem); }
@@ -77,16 +78,19 @@ def _screen() -> None:
         now, figs = t, tl.figures(t)
         extra = timeline_panel.cordon_layers(tl, t)
         # A replay is simulated: its layers are as old as the simulation says, not stale.
-        alerts = situation.alerts(sc, now, stale_after_min=float("inf"))
+        alerts = situation.alerts(sc, now, figures=figs, stale_after_min=float("inf"))
         last = tl.events_until(t).tail(1)
         if len(last):
             alerts.insert(0, situation.Alert("info", "event", None, _event_text(last.iloc[0])))
     else:
         now = state.now(sc)
-        cordon, catch = _analyses(sc)
-        figs = situation.wall_figures(sc, catch, cordon)
+        plan = analyses.standing_plan(sc)  # computed once per change of its inputs
+        figs = situation.wall_figures(sc, plan)
+        cordon = plan.cordon
         extra = mapview.cordon_layers(cordon.bands, cordon.checkpoints) if cordon else []
-        alerts = situation.alerts(sc, now)
+        alerts = situation.alerts(sc, now, figures=figs)
+        if plan.problem is not None:  # said on the wall, never swallowed
+            alerts.insert(0, situation.Alert("warning", "plan", None, _problem(plan.problem)))
         _bar(sc.name, now, ages=situation.data_age_min(sc, now))
     _tiles(figs)
     shown = situation.banners(alerts)
@@ -116,20 +120,8 @@ def _screen() -> None:
     )
 
 
-def _analyses(sc):
-    """The standing cordon and the balanced catchments of the people in its lockdown zone."""
-    try:
-        cordon = analyses.standing_cordon(sc)
-    except InputError:
-        cordon = None
-    within = None
-    if cordon is not None:
-        within = cordon.bands.set_index("band").geometry.get("lockdown")
-    try:
-        catch = analyses.catchments(sc, "balanced", "walk", within=within)
-    except InputError:
-        catch = None
-    return cordon, catch
+def _problem(exc: InputError) -> str:
+    return f"No projection: {exc.args[0] if exc.args else exc}"
 
 
 def _bar(
@@ -157,10 +149,11 @@ def _event_text(ev: pd.Series) -> str:
     return f"{ev['time']:%H:%M} {ev['text']}"
 
 
-def _tile(label: str, value: str, cls: str = "") -> str:
+def _tile(label: str, value: str, cls: str = "", detail: str = "") -> str:
+    sub = f"<div class='d'>{html.escape(detail)}</div>" if detail else ""
     return (
         f"<div class='co-tile {cls}'><div class='v'>{html.escape(value)}</div>"
-        f"<div class='l'>{html.escape(label)}</div></div>"
+        f"<div class='l'>{html.escape(label)}</div>{sub}</div>"
     )
 
 
@@ -168,12 +161,12 @@ def _tiles(f: dict) -> None:
     finish, deadline = f["finish_at"], f["deadline"]
     short = f["untested_by_deadline"] or 0.0
     late = (finish is not None and deadline is not None and finish > deadline) or short > 0.5
-    over = f["sites_over_capacity"]
+    late_sites = f["sites_late"]
     finish_text = "–" if finish is None else f"{finish:%H:%M}"
     if short > 0.5:
         finish_text += f" +{short:,.0f}"  # people still untested at the deadline
     tiles = [
-        _tile(f["people_label"], f"{f['people']:,.0f}"),
+        _tile(f["people_label"], f"{f['people']:,.0f}", detail=f.get("people_detail", "")),
         _tile(f"tested · {f['remaining']:,.0f} remaining", f"{f['tested']:,.0f}"),
         _tile(
             f"projected finish · deadline {deadline:%H:%M}"
@@ -182,7 +175,11 @@ def _tiles(f: dict) -> None:
             finish_text,
             "bad" if late else "good",
         ),
-        _tile("sites over capacity", "–" if over is None else f"{over}", "bad" if over else "good"),
+        _tile(
+            "sites missing the deadline",
+            "–" if late_sites is None else f"{late_sites}",
+            "bad" if late_sites else "good",
+        ),
         _tile(
             "checkpoints · staff",
             "–" if f["checkpoints"] is None else f"{f['checkpoints']} · {f['staff']}",

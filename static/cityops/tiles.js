@@ -71,10 +71,18 @@
   }
 
   // The topmost tiled feature under the pointer: tiles of the native zoom, tested top-down.
+  function zIndex(map, t) {
+    var pane = map.getPane(t.o.pane);
+    return pane ? +(window.getComputedStyle(pane).zIndex || 0) : 0;
+  }
+
   function pick(map, latlng) {
     var s = map._coTiles;
-    for (var i = s.layers.length - 1; i >= 0; i--) {
-      var t = s.layers[i], g = t.grid;
+    // Top-down by pane (the style table's drawing order), then by when they were added.
+    var order = s.layers.map(function (t, i) { return { t: t, z: zIndex(map, t), i: i }; });
+    order.sort(function (a, b) { return b.z - a.z || b.i - a.i; });
+    for (var k = 0; k < order.length; k++) {
+      var t = order[k].t, g = t.grid;
       if (!g || !map.hasLayer(g)) continue;
       var z = Math.min(Math.round(map.getZoom()), t.o.maxZoom);
       var p = map.project(latlng, z), size = g.getTileSize();
