@@ -31,7 +31,7 @@ import shapely
 from geo.tiles import pyramid
 from geo.tiles.pyramid import TileSource
 
-TILES_VERSION = "1"
+TILES_VERSION = "2"
 Status = Literal["building", "ready", "failed"]
 
 

@@ -105,6 +105,8 @@ def styles_of(
     for i, row in enumerate(_rows(gdf, first)):
         s = {k: v for k, v in style(row).items() if v is not None}
         s["className"] = f"co-{key}"
+        if geoms[first[i]].geom_type in ("Polygon", "MultiPolygon"):
+            s.setdefault("fill", True)  # VectorGrid starts from L.Path's options (no fill)
         if geoms[first[i]].geom_type == "Point":
             s["fill"] = True
             s["radius"] = float(radius(row)) if radius else 6.0
@@ -142,6 +144,7 @@ def from_layer(layer: Any, table: Table, title: str | None = None) -> TileSource
             row = Row(people=fig["weight"], per_km2=fig["per_km2"], area_km2=fig["area_km2"])
             s = {k: v for k, v in layer.style(row).items() if v is not None}
             s["className"] = f"co-{layer.key}"
+            s.setdefault("fill", True)
             return style_json(s)
 
         def heat_tip(fig: dict) -> str:

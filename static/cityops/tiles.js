@@ -31,9 +31,12 @@
     },
   });
 
+  var maps = []; // every map with tiled layers (the browser tests reach them here)
+
   function state(map) {
     if (map._coTiles) return map._coTiles;
     var s = (map._coTiles = { layers: [], tips: {}, hover: null });
+    maps.push(map);
     s.tooltip = L.tooltip({ sticky: true, direction: "auto", className: "co-tiletip" });
     s.box = L.control({ position: "bottomleft" });
     s.box.onAdd = function () {
@@ -102,6 +105,16 @@
   function hover(map, e) {
     var s = map._coTiles, hit = pick(map, e.latlng);
     if (!hit) return unhover(map);
+    // An SVG feature (a small layer) under the pointer: the one in the higher pane wins.
+    var tgt = e.originalEvent && e.originalEvent.target;
+    if (tgt && tgt.closest && tgt.closest("path")) {
+      var pane = tgt.closest(".leaflet-pane");
+      var z = pane ? +(window.getComputedStyle(pane).zIndex || 0) : 0;
+      if (z > zIndex(map, hit.layer)) return unhover(map);
+      map.eachLayer(function (l) {
+        if (l instanceof L.Tooltip && l !== s.tooltip) map.removeLayer(l);
+      });
+    }
     var props = hit.feature.properties, key = hit.layer.o.url + "#" + props._id;
     map.getContainer().style.cursor = "pointer";
     if (s.hover !== key) {
@@ -192,6 +205,7 @@
   }
 
   window.cityopsTiles = {
+    maps: maps,
     /* Draw a tiled layer inside `group` (a feature group) once the group is on a map.
        o: {url, key, names, title, maxZoom, pane, notes: [[zoom, text]], status, message} */
     add: function (group, o) {
