@@ -131,7 +131,8 @@ def synthetic_city(
 
 def city_bounds_m(roads: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     """Bounds of a synthetic city in UTM 51N metres."""
-    return tuple(roads.to_crs(UTM51N).total_bounds)  # type: ignore[return-value]
+    b = roads.to_crs(UTM51N).total_bounds
+    return float(b[0]), float(b[1]), float(b[2]), float(b[3])
 
 
 def random_points(

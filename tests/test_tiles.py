@@ -237,3 +237,23 @@ def test_routes_serve_tiles_status_and_tips_and_refuse_bad_requests():
         r = get(app, path)
         assert r.status == code, path
         assert "error" in json.loads(r.text) and "Traceback" not in r.text
+
+
+def test_a_big_zoom_in_strips_gives_the_same_tiles(monkeypatch):
+    roads = synthetic.synthetic_city(3_000, seed=2)
+    geoms = mercator.to_world(roads.geometry.to_numpy())
+    styles = np.where(roads["road_class"] == "primary", "a", "b").astype(object)
+    lv = pyramid.Level(geoms, np.arange(1, len(geoms) + 1), styles, np.ones(len(geoms)), styles)
+    ids = lv.ids.astype(np.uint64)
+    props = {"_s": styles}
+    whole = dict(pyramid._encode("roads", 15, lv, ids, props))
+    monkeypatch.setattr(pyramid, "STRIP_FEATURES", 500)
+    strips = dict(pyramid._encode("roads", 15, lv, ids, props))
+    assert whole.keys() == strips.keys()
+
+    def content(data: bytes) -> list:
+        feats = _decode(data)["roads"]["features"]
+        return sorted((f["id"], f["properties"]["_s"], str(f["geometry"])) for f in feats)
+
+    for key in whole:
+        assert content(whole[key]) == content(strips[key]), key

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ def cache_dir() -> Path:
     return base / "tiles"
 
 
-def _hash_array(h: hashlib._Hash, values: np.ndarray | None) -> None:
+def _hash_array(h: Any, values: np.ndarray | None) -> None:
     if values is None:
         h.update(b"-")
         return

@@ -124,4 +124,5 @@ class TileAssets(JSCSSMixin, MacroElement):
 def add_assets(m: folium.Map, base_url: str = "") -> None:
     """Link Leaflet.VectorGrid and the tiles script (served by the app at ``/app/static``)."""
     m.add_child(TileAssets(base_url), name="co_tile_assets")
-    m.get_root().header.add_child(Element(CSS), name="co_tiles_css")
+    root: Any = m.get_root()
+    root.header.add_child(Element(CSS), name="co_tiles_css")

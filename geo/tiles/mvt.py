@@ -146,6 +146,7 @@ def encode_layer(
     *,
     extent: int = EXTENT,
     buffer: int = BUFFER,
+    columns: tuple[int, int] | None = None,
 ) -> dict[tuple[int, int], bytes]:
     """Every tile of zoom ``z`` that the features touch, as an MVT with one layer ``name``.
 
@@ -158,6 +159,8 @@ def encode_layer(
     ids : non-negative integer feature ids (the MVT ``id`` field).
     props : property name -> one value per feature (str, int, float or bool; no missing).
     extent, buffer : the tile's integer grid and the margin drawn around it, in grid units.
+    columns : only the tiles of columns ``x0 <= x < x1`` (a big zoom encoded in strips, to
+        bound memory; each tile is still whole).
 
     Returns
     -------
@@ -184,6 +187,11 @@ def encode_layer(
     k = 2**z
     bf = buffer / extent
     fi, tx, ty, clip = _assign(geoms, z, bf)
+    if columns is not None:
+        keep_pair = (tx >= columns[0]) & (tx < columns[1])
+        fi, tx, ty, clip = fi[keep_pair], tx[keep_pair], ty[keep_pair], clip[keep_pair]
+        if not len(fi):
+            return {}
 
     pair_geoms = geoms[fi]
     if clip.any():  # clip_by_rect takes one rectangle: one call per tile (pairs are by tile)
@@ -191,10 +199,10 @@ def encode_layer(
         tk = tx[c] * k + ty[c]
         cuts = np.flatnonzero(np.r_[True, tk[1:] != tk[:-1], True])
         for a, e in zip(cuts[:-1], cuts[1:]):
-            i = c[a:e]
-            x0, y0 = int(tx[i[0]]), int(ty[i[0]])
-            pair_geoms[i] = shapely.clip_by_rect(
-                pair_geoms[i], (x0 - bf) / k, (y0 - bf) / k, (x0 + 1 + bf) / k, (y0 + 1 + bf) / k
+            sel = c[a:e]
+            x0, y0 = int(tx[sel[0]]), int(ty[sel[0]])
+            pair_geoms[sel] = shapely.clip_by_rect(
+                pair_geoms[sel], (x0 - bf) / k, (y0 - bf) / k, (x0 + 1 + bf) / k, (y0 + 1 + bf) / k
             )
     parts, pidx = _parts(pair_geoms, dim)
 
@@ -293,15 +301,15 @@ def encode_layer(
     tags = np.zeros((len(pairs), 2 * len(keys)), dtype=np.uint64)
     offset = np.zeros(ntiles, dtype=np.int64)
     tables: list[tuple[np.ndarray, np.ndarray, list[bytes]]] = []
-    for i, key in enumerate(keys):
+    for ki, key in enumerate(keys):
         codes, uniques = pd.factorize(props[key][fi[pairs]], use_na_sentinel=False)
         u = max(len(uniques), 1)
         combo, local = np.unique(tile_of.astype(np.int64) * u + codes, return_inverse=True)
         combo_tile = combo // u
         first = np.searchsorted(combo_tile, np.arange(ntiles))
         nvals = np.bincount(combo_tile, minlength=ntiles)
-        tags[:, 2 * i] = i
-        tags[:, 2 * i + 1] = offset[tile_of] + (local - first[tile_of])
+        tags[:, 2 * ki] = ki
+        tags[:, 2 * ki + 1] = offset[tile_of] + (local - first[tile_of])
         offset += nvals
         msgs = [_value_message(v) for v in uniques]
         tables.append((first, combo % u, msgs))

@@ -67,10 +67,13 @@ class Level:
     note: str = ""  # what is aggregated or left out at this zoom (for the map's message)
 
 
-def level(src: TileSource, world: np.ndarray, z: int, detail: int = 0) -> Level:
+def level(
+    src: TileSource, world: np.ndarray, z: int, detail: int = 0, anchors: np.ndarray | None = None
+) -> Level:
     """The features (or aggregates) of ``src`` at zoom ``z`` (``world``: its geometries in
     world units; ``detail``: the zoom from which weighted polygons are shown one by one,
-    :func:`geo.tiles.generalise.detail_zoom`)."""
+    :func:`geo.tiles.generalise.detail_zoom`; ``anchors``: a point inside each polygon, world
+    units, computed once per build)."""
     n = len(world)
     ids = np.arange(1, n + 1, dtype=np.uint64)
     ones = np.ones(n, dtype=np.int64)
@@ -82,20 +85,21 @@ def level(src: TileSource, world: np.ndarray, z: int, detail: int = 0) -> Level:
         single = c.count == 1
         styles = src.styles[c.first].astype(object)
         tips = np.full(len(c.count), "", dtype=object)
-        for i in np.flatnonzero(~single):
+        for ci in np.flatnonzero(~single):
             fig = {
-                "count": int(c.count[i]),
-                "group": c.group[i],
-                "style": src.styles[c.first[i]],  # a member's style (the cluster's look)
+                "count": int(c.count[ci]),
+                "group": c.group[ci],
+                "style": src.styles[c.first[ci]],  # a member's style (the cluster's look)
             }
             if src.aggregate_style is not None:
-                styles[i] = src.aggregate_style(fig)
-            tips[i] = src.aggregate_tip(fig) if src.aggregate_tip else f"{c.count[i]:,}"
+                styles[ci] = src.aggregate_style(fig)
+            tips[ci] = src.aggregate_tip(fig) if src.aggregate_tip else f"{c.count[ci]:,}"
         cids = np.where(single, c.first + 1, 0).astype(np.uint64)
         note = f"{n:,} {src.title} in {len(c.count):,} groups: zoom in to see each"
         return Level(c.geoms, cids, styles, c.count, tips, note if (~single).any() else "")
     if dim == 2 and src.weight is not None and z < detail:
-        uv = shapely.get_coordinates(shapely.point_on_surface(world))
+        pts = anchors if anchors is not None else shapely.point_on_surface(world)
+        uv = shapely.get_coordinates(pts)
         area = src.area_km2 if src.area_km2 is not None else np.ones(n)
         h = gen.heat_grid(uv, src.weight, area, z)
         per = np.divide(h.weight, h.area_km2, out=np.zeros_like(h.weight), where=h.area_km2 > 0)
@@ -115,7 +119,10 @@ def level(src: TileSource, world: np.ndarray, z: int, detail: int = 0) -> Level:
     keep = np.ones(n, dtype=bool) if src.min_zoom is None else src.min_zoom <= z
     geoms = world[keep]
     if dim >= 1 and z < src.max_zoom - 1:  # near the top zoom it would save no bytes
-        geoms = gen.simplify(geoms, z)
+        many = shapely.get_num_coordinates(geoms) > (3 if dim == 1 else 5)
+        if many.any():
+            geoms = geoms.copy()
+            geoms[many] = gen.simplify(geoms[many], z)
     note = ""
     if not keep.all():
         note = f"zoom in to see the other {int((~keep).sum()):,} {src.title}"
@@ -170,20 +177,24 @@ def build(src: TileSource, path: str | os.PathLike, progress: Progress | None = 
     tiles: dict[int, bytes] = {}
     notes: dict[int, str] = {}
     parts = _by_dimension(src)
+    anchors: dict[str, np.ndarray | None] = {}
     for z in zooms:
         for name, sub, rows in parts:
-            lv = level(sub, world[rows], z, detail)
+            if name not in anchors:
+                weighted = sub.dimension == 2 and sub.weight is not None
+                anchors[name] = shapely.point_on_surface(world[rows]) if weighted else None
+            lv = level(sub, world[rows], z, detail, anchors[name])
             if z not in notes or lv.note:
                 notes[z] = lv.note
             ids = np.where(lv.ids > 0, rows[np.maximum(lv.ids, 1).astype(np.int64) - 1] + 1, 0)
             props = {"_s": lv.styles, "_n": lv.counts, "_t": lv.tips}
-            for (x, y), data in mvt.encode_layer(name, z, lv.geoms, ids, props).items():
+            for (x, y), data in _encode(name, z, lv, ids, props):
                 tid = zxy_to_tileid(z, x, y)
                 # Two Tile messages one after the other are one Tile with both layers.
                 tiles[tid] = tiles.get(tid, b"") + data
         done += weights[z]
         report(0.05 + 0.9 * done / weights.sum(), f"{src.key}: zoom {z} of {src.max_zoom}")
-    tiles = {t: gzip.compress(d, compresslevel=5, mtime=0) for t, d in tiles.items()}
+    tiles = {t: gzip.compress(d, compresslevel=4, mtime=0) for t, d in tiles.items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     w, s, e, n = shapely.total_bounds(src.geometry) if len(src) else (0.0, 0.0, 0.0, 0.0)
     with open(tmp, "wb") as f:
@@ -212,6 +223,35 @@ def build(src: TileSource, path: str | os.PathLike, progress: Progress | None = 
     os.replace(tmp, path)
     report(1.0, f"{src.key}: {len(tiles):,} tiles")
     return path
+
+
+STRIP_FEATURES = 200_000  # a zoom with more features is encoded in strips of tile columns
+
+
+def _encode(
+    name: str, z: int, lv: Level, ids: np.ndarray, props: dict
+) -> list[tuple[tuple[int, int], bytes]]:
+    """A level's tiles; a big level in strips of columns (memory stays bounded)."""
+    n = len(lv.geoms)
+    if n <= STRIP_FEATURES:
+        return list(mvt.encode_layer(name, z, lv.geoms, ids, props).items())
+    k = 2**z
+    b = shapely.bounds(lv.geoms) * k
+    pad = mvt.BUFFER / mvt.EXTENT
+    lo = np.floor(b[:, 0] - pad).clip(0, k - 1)
+    hi = np.floor(b[:, 2] + pad).clip(0, k - 1)
+    x0, x1 = int(lo.min()), int(hi.max()) + 1
+    strips = int(np.ceil(n / STRIP_FEATURES))
+    edges = np.linspace(x0, x1, strips + 1).round().astype(int)
+    out: list[tuple[tuple[int, int], bytes]] = []
+    for a, e in zip(edges[:-1], edges[1:]):
+        if e <= a:
+            continue
+        m = (hi >= a) & (lo < e)  # features reaching these columns
+        sub = {key: v[m] for key, v in props.items()}
+        tiles = mvt.encode_layer(name, z, lv.geoms[m], ids[m], sub, columns=(int(a), int(e)))
+        out.extend(tiles.items())
+    return out
 
 
 def layer_names(src: TileSource) -> list[str]:
