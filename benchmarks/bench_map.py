@@ -72,7 +72,9 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, scenario: str, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, scenario: str, env: dict[str, str], log: Path, extra: list[str] | None = None
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
@@ -89,6 +91,7 @@ class Server:
             "--",
             "--scenario",
             scenario,
+            *(extra or []),
         ]
         self.log = open(log, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -165,6 +168,64 @@ def visit(browser, url: str, timeout_s: float, bpid: int | None = None) -> dict:
     out["tab_mb"] = _tab_mb(bpid) if bpid else None  # while the page is open
     ctx.close()
     return out
+
+
+def refresh_bytes(browser, url: str, store: str, timeout_s: float) -> tuple[int, int]:
+    """Largest websocket message of a live refresh of the wall: idle (nothing changed) and
+    after one new incident reaches the store."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from geo.store import open_store
+
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = ctx.new_page()
+    frames: list[tuple[float, int]] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived",
+            lambda p: frames.append(
+                (time.perf_counter(), len(p if isinstance(p, bytes) else p.encode()))
+            ),
+        ),
+    )
+    page.goto(url + "/?view=wall", wait_until="domcontentloaded", timeout=timeout_s * 1000)
+    page.wait_for_selector(IFRAME, timeout=timeout_s * 1000)
+    frame = page.locator(IFRAME).first.element_handle().content_frame()
+    frame.wait_for_function(DRAWN, timeout=timeout_s * 1000, polling=200)
+    page.wait_for_timeout(8000)  # two quiet refreshes
+    t_new = time.perf_counter()
+    idle = max((n for t, n in frames if t_new - 7 < t < t_new), default=0)
+    st = open_store(store)
+    sc_now = pd.Timestamp.now(tz="Asia/Shanghai")
+    inc = gpd.GeoDataFrame(
+        {
+            "id": ["bench-new"],
+            "kind": ["fire"],
+            "severity": [3],
+            "reported_at": [sc_now],
+            "status": ["open"],
+        },
+        geometry=[shapely.Point(*last_center)],
+        crs=4326,
+    )
+    st.register_layer("incidents", inc, at=sc_now, source="bench")
+    page.wait_for_timeout(8000)
+    after = max((n for t, n in frames if t > t_new), default=0)
+    ctx.close()
+    return idle, after
+
+
+last_center = (121.6, 31.2)
+
+
+def _center(sdir: str) -> tuple[float, float]:
+    from geo import scenario as scen
+
+    b = scen.load(sdir).extent().total_bounds
+    return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
 
 
 def tile_latency(urls: list[str], clients: int = 8, n: int = 400) -> tuple[float, float]:
@@ -275,6 +336,26 @@ def run(args: argparse.Namespace) -> list[dict]:
                     row["rss_mb"] = srv.rss_mb()
                 finally:
                     srv.stop()
+                if args.refresh:
+                    global last_center
+                    last_center = _center(sdir)
+                    store = str(cache_dir / "ops.sqlite")
+                    extra = ["--store", store, "--refresh", "3"]
+                    srv = Server(sdir, env, work / f"server-{approach}-live.log", extra)
+                    try:
+                        visit(browser, srv.url + "/?view=wall", args.timeout)  # registers layers
+                        row["refresh_idle"], row["refresh_new"] = refresh_bytes(
+                            browser, srv.url, store, args.timeout
+                        )
+                        print(
+                            f"    refresh: idle {row['refresh_idle']:,} B, "
+                            f"new incident {row['refresh_new']:,} B",
+                            flush=True,
+                        )
+                    except Exception as exc:
+                        row["refresh_err"] = f"{type(exc).__name__}: {str(exc)[:100]}"
+                    finally:
+                        srv.stop()
                 rows.append(row)
                 print("   ", json.dumps({k: v for k, v in row.items()}, default=str), flush=True)
         browser.close()
@@ -294,16 +375,25 @@ def _f(v, fmt: str = "{:.2f}") -> str:
     return "–" if v is None else fmt.format(v)
 
 
+def _refresh(r: dict) -> str:
+    if r.get("refresh_err"):
+        return r["refresh_err"][:40]
+    if r.get("refresh_new") is None:
+        return "–"
+    return f"{r['refresh_idle'] / 1e3:,.1f} / {r['refresh_new'] / 1e3:,.1f}"
+
+
 def table(rows: list[dict]) -> str:
     head = (
         "| scenario | approach | tile build s | wall s | workbench s | largest ws MB "
-        "| tile p50 / p95 ms | server RSS MB | tab MB |\n|---|---|---|---|---|---|---|---|---|"
+        "| tile p50 / p95 ms | server RSS MB | tab MB | refresh KB (idle / +1 incident) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     by = {(r["size"], r["approach"]): r for r in rows}
     for r in rows:
         if r.get("skipped"):
-            lines.append(f"| {r['size']} | today | – | does not answer (not run) | | | | | |")
+            lines.append(f"| {r['size']} | today | – | does not answer (not run) | | | | | | |")
             continue
         ws = max(r.get("wall_ws", 0), r.get("bench_ws", 0)) / 1e6
         wall = _f(r.get("wall_s")) + (f" ({r['wall_err']})" if r.get("wall_err") else "")
@@ -314,7 +404,7 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['size']} | {r['approach']} | {_f(r.get('build_s'), '{:.1f}')} | {wall} "
             f"| {bench} | {ws:.2f} | {tile} | {_f(r.get('rss_mb'), '{:,.0f}')} "
-            f"| {_f(r.get('tab_mb'), '{:,.0f}')} |"
+            f"| {_f(r.get('tab_mb'), '{:,.0f}')} | {_refresh(r)} |"
         )
     lines.append("")
     lines.append("Ratios, today / tiles (where today's approach answers):")
@@ -342,6 +432,9 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per page load")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "cityops-bench-map"))
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument(
+        "--no-refresh", dest="refresh", action="store_false", help="skip the live refresh check"
+    )
     args = ap.parse_args()
     if not args.sizes:
         args.sizes = (
