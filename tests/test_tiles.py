@@ -257,3 +257,25 @@ def test_a_big_zoom_in_strips_gives_the_same_tiles(monkeypatch):
 
     for key in whole:
         assert content(whole[key]) == content(strips[key]), key
+
+
+def test_which_layers_are_tiled(monkeypatch):
+    from geo.tiles import leaflet
+
+    monkeypatch.delenv("CITYOPS_TILE_MIN", raising=False)
+    sites = _sites_layer(leaflet.LIVE_LIMIT + 1)
+    assert leaflet.should_tile(sites)
+    few = _sites_layer(leaflet.LIVE_LIMIT)
+    assert not leaflet.should_tile(few)
+    # a few polygons with very many vertices are tiled too
+    ring = shapely.Point(121.5, 31.2).buffer(0.05, quad_segs=leaflet.VERTEX_LIMIT // 2 + 10)
+    heavy = mapstyle.MapLayer(
+        "Catchments",
+        "catchments",
+        gpd.GeoDataFrame({"id": ["a"]}, geometry=[ring], crs=4326),
+        style=lambda r: {},
+        tooltip=lambda r: "",
+    )
+    assert leaflet.should_tile(heavy)
+    monkeypatch.setenv("CITYOPS_TILE_MIN", str(10**12))  # tiling off
+    assert not leaflet.should_tile(sites) and not leaflet.should_tile(heavy)

@@ -14,6 +14,7 @@ import weakref
 from typing import Any
 
 import folium
+import shapely
 from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
@@ -44,9 +45,21 @@ def tile_threshold(base: bool) -> int:
     return BASE_LIMIT if base else LIVE_LIMIT
 
 
+# Few features can still be heavy (catchments or isochrones of a city: a handful of polygons
+# with hundreds of thousands of vertices): past this many vertices a layer is tiled too.
+VERTEX_LIMIT = 100_000
+
+
 def should_tile(layer: Any) -> bool:
     """Whether ``layer`` (a ``MapLayer``) goes to the map as tiles (never numbered markers)."""
-    return layer.label is None and len(layer.gdf) > tile_threshold(getattr(layer, "base", False))
+    if layer.label is not None or not len(layer.gdf):
+        return False
+    if len(layer.gdf) > tile_threshold(getattr(layer, "base", False)):
+        return True
+    env = os.environ.get("CITYOPS_TILE_MIN")
+    if env is not None and env.strip().isdigit() and int(env) > VERTEX_LIMIT:
+        return False  # tiling switched off (today's embedding, for the benchmark)
+    return int(shapely.get_num_coordinates(layer.gdf.geometry.to_numpy()).sum()) > VERTEX_LIMIT
 
 
 _MEMO: dict[tuple[str, int], tuple[weakref.ref, cache.TileSet, list[str]]] = {}
