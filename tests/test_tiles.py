@@ -268,7 +268,8 @@ def test_which_layers_are_tiled(monkeypatch):
     few = _sites_layer(leaflet.LIVE_LIMIT)
     assert not leaflet.should_tile(few)
     # a few polygons with very many vertices are tiled too
-    ring = shapely.Point(121.5, 31.2).buffer(0.05, quad_segs=leaflet.VERTEX_LIMIT // 2 + 10)
+    a = np.linspace(0, 2 * np.pi, leaflet.VERTEX_LIMIT + 10)
+    ring = shapely.Polygon(np.column_stack([121.5 + 0.05 * np.cos(a), 31.2 + 0.05 * np.sin(a)]))
     heavy = mapstyle.MapLayer(
         "Catchments",
         "catchments",
