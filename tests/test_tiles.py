@@ -263,9 +263,9 @@ def test_which_layers_are_tiled(monkeypatch):
     from geo.tiles import leaflet
 
     monkeypatch.delenv("CITYOPS_TILE_MIN", raising=False)
-    sites = _sites_layer(leaflet.LIVE_LIMIT + 1)
+    sites = _sites_layer(leaflet.LIMIT + 1)
     assert leaflet.should_tile(sites)
-    few = _sites_layer(leaflet.LIVE_LIMIT)
+    few = _sites_layer(leaflet.LIMIT)
     assert not leaflet.should_tile(few)
     # a few polygons with very many vertices are tiled too
     a = np.linspace(0, 2 * np.pi, leaflet.VERTEX_LIMIT + 10)

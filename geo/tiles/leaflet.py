@@ -1,7 +1,7 @@
 """Heavy layers on the folium map as vector tiles: which layers, the element, the assets.
 
-A layer is tiled when it has more features than :func:`tile_threshold` allows for its kind
-(base layers: roads, facilities; others: live layers and results, which a refresh re-sends).
+A layer is tiled when it has more features than :func:`tile_threshold` allows (more for the
+roads than for the others) or very many vertices.
 Its feature group then holds a :class:`TiledLayer` instead of GeoJSON: a few hundred bytes of
 script naming the tile set by content hash; the tiles come from the app's own ``/tiles``
 routes. Everything a tile shows comes from the layer's own style and tooltip functions.
@@ -23,10 +23,11 @@ from geo.tiles import cache, pyramid, source
 
 VECTORGRID_JS = "vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
 TILES_JS = "cityops/tiles.js"
-# Base layers stay GeoJSON up to this many features (the demo's 1,578 roads do); layers sent
-# again on every refresh (incidents, sites, crowd zones, results) are tiled sooner.
-BASE_LIMIT = 2_000
-LIVE_LIMIT = 300
+# The roads stay GeoJSON up to this many features (the demo's 1,578 do: the browser tests
+# count their paths); every other layer is tiled sooner: a live refresh re-sends the whole
+# component (base map included) when anything in it changes, so nothing in it may be heavy.
+ROADS_LIMIT = 2_000
+LIMIT = 300
 
 CSS = """<style>
 .co-tilenotes { background: rgba(13,17,23,0.85); color: #e6edf3; padding: 4px 8px;
@@ -35,14 +36,13 @@ CSS = """<style>
 </style>"""
 
 
-def tile_threshold(base: bool) -> int:
-    """How many features a layer may have before it is tiled: more for a base-map layer
-    (sent once) than for one swapped on every refresh. ``$CITYOPS_TILE_MIN`` overrides both
-    (0 tiles every non-empty layer)."""
+def tile_threshold(key: str) -> int:
+    """How many features layer ``key`` may have before it is tiled. ``$CITYOPS_TILE_MIN``
+    overrides the limits (0 tiles every non-empty layer)."""
     env = os.environ.get("CITYOPS_TILE_MIN")
     if env is not None and env.strip().isdigit():
         return int(env)
-    return BASE_LIMIT if base else LIVE_LIMIT
+    return ROADS_LIMIT if key == "roads" else LIMIT
 
 
 # Few features can still be heavy (catchments or isochrones of a city: a handful of polygons
@@ -54,7 +54,7 @@ def should_tile(layer: Any) -> bool:
     """Whether ``layer`` (a ``MapLayer``) goes to the map as tiles (never numbered markers)."""
     if layer.label is not None or not len(layer.gdf):
         return False
-    if len(layer.gdf) > tile_threshold(getattr(layer, "base", False)):
+    if len(layer.gdf) > tile_threshold(layer.key):
         return True
     env = os.environ.get("CITYOPS_TILE_MIN")
     if env is not None and env.strip().isdigit() and int(env) > VERTEX_LIMIT:
