@@ -117,6 +117,9 @@ def layer_group(layer: MapLayer, tiles: bool = False) -> folium.FeatureGroup:
     """``layer`` as one toggleable feature group (not yet on a map). With ``tiles``, a layer
     too heavy for the page (:func:`geo.tiles.leaflet.should_tile`) is drawn from the app's
     vector tiles instead of GeoJSON inside the page."""
+    if not tiles and tiled.too_big_for_page(layer):  # a self-contained page: left out, named
+        name = f"{layer.name}: {len(layer.gdf):,} features, too many for this page (see the data)"
+        return folium.FeatureGroup(name=html.escape(name), show=False)
     group = folium.FeatureGroup(name=layer.name, show=layer.show)
     if not layer.show:
         group.add_child(_StartHidden())

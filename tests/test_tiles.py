@@ -280,3 +280,15 @@ def test_which_layers_are_tiled(monkeypatch):
     assert leaflet.should_tile(heavy)
     monkeypatch.setenv("CITYOPS_TILE_MIN", str(10**12))  # tiling off
     assert not leaflet.should_tile(sites) and not leaflet.should_tile(heavy)
+
+
+def test_the_offline_report_leaves_out_what_it_cannot_hold(monkeypatch):
+    from geo import mapview
+    from geo.tiles import leaflet
+
+    monkeypatch.setattr(leaflet, "PAGE_FEATURES", 1_000)
+    sc = synthetic.city(roads=3_000, sites=20, cells=100, incidents_n=5)
+    page = mapview.to_html(sc)
+    assert "too many for this page" in page and "co-roads" not in page
+    assert "co-testing_sites" in page  # small layers are there
+    assert "/tiles/" not in page  # a self-contained page fetches nothing

@@ -83,6 +83,22 @@ def tileset(layer: Any, table: source.Table) -> tuple[cache.TileSet, list[str]]:
     return ts, names
 
 
+# A self-contained page (the HTML report) cannot fetch tiles: past these sizes a layer is left
+# out of it (named in the switcher) rather than written into it whole.
+PAGE_FEATURES = 50_000
+PAGE_VERTICES = 1_000_000
+
+
+def too_big_for_page(layer: Any) -> bool:
+    """Whether ``layer`` is too heavy to be written whole into a self-contained page."""
+    n = len(layer.gdf)
+    if n > PAGE_FEATURES:
+        return True
+    return n > 0 and int(shapely.get_num_coordinates(layer.gdf.geometry.to_numpy()).sum()) > (
+        PAGE_VERTICES
+    )
+
+
 class TiledLayer(MacroElement):
     """The script that draws a tile set inside its feature group (``static/cityops/tiles.js``)."""
 
