@@ -9,11 +9,13 @@ routes. Everything a tile shows comes from the layer's own style and tooltip fun
 
 from __future__ import annotations
 
+import hashlib
 import os
 import weakref
 from typing import Any
 
 import folium
+import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
@@ -62,21 +64,65 @@ def should_tile(layer: Any) -> bool:
     return int(shapely.get_num_coordinates(layer.gdf.geometry.to_numpy()).sum()) > VERTEX_LIMIT
 
 
+def frame_hash(gdf: Any) -> str:
+    """A fast hash of a frame's content (geometry WKB and every column's values), for the
+    rerun memo (``geo.fingerprint.layer_hash`` turns values into text: seconds for 100k rows).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> a = gpd.GeoDataFrame({"id": ["a"]}, geometry=shapely.points([1.0], [2.0]), crs=4326)
+    >>> frame_hash(a) == frame_hash(a.copy()), frame_hash(a) == frame_hash(a.assign(id=["b"]))
+    (True, False)
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr([str(c) for c in gdf.columns]).encode())
+    geom = gdf.geometry.name
+    wkb = shapely.to_wkb(gdf.geometry.to_numpy(), output_dimension=2)
+    h.update(b"\x00".join(w if w is not None else b"-" for w in wkb))
+    for col in gdf.columns:
+        if col == geom:
+            continue
+        try:
+            values = pd.util.hash_pandas_object(gdf[col], index=False).to_numpy()
+        except TypeError:  # unhashable cells (lists, dicts)
+            values = pd.util.hash_pandas_object(gdf[col].astype(str), index=False).to_numpy()
+        h.update(values.tobytes())
+    return h.hexdigest()
+
+
 _MEMO: dict[tuple[str, int], tuple[weakref.ref, cache.TileSet, list[str]]] = {}
+# By content too: layers derived afresh on every run (crowd zones with their densities, sites
+# with their waits) have new frames but, mostly, the same content. Bounded, newest last.
+_BY_CONTENT: dict[tuple[str, str, str], tuple[cache.TileSet, list[str]]] = {}
+_BY_CONTENT_MAX = 64
 
 
 def tileset(layer: Any, table: source.Table) -> tuple[cache.TileSet, list[str]]:
     """The tile set of ``layer`` (built in the background when new) and its MVT layer names.
-    Memoised per layer object: an unchanged layer costs nothing on a rerun."""
+
+    Memoised per layer object (an unchanged layer costs a lookup on a rerun) and per content
+    (a layer rebuilt with the same rows and the same looks costs one hash of its rows)."""
     memo_key = (layer.key, id(layer.gdf))
     hit = _MEMO.get(memo_key)
     if hit is not None and hit[0]() is layer.gdf:
         ts = hit[1]
         ts.tip = source.tip_of(layer)  # this layer object's rows, same content
         return ts, hit[2]
-    src = source.from_layer(layer, table)
-    ts = cache.ensure(src, source.tip_of(layer))
-    names = pyramid.layer_names(src)
+    # The looks are part of the content: a style of a few sample rows stands for the theme.
+    looks = source.styles_of(layer.gdf.iloc[:3], layer.style, layer.key, layer.point_radius)
+    content_key = (layer.key, frame_hash(layer.gdf), "|".join(looks))
+    found = _BY_CONTENT.pop(content_key, None)
+    if found is not None and found[0].status != "failed":
+        ts, names = found
+        ts.tip = source.tip_of(layer)
+    else:
+        src = source.from_layer(layer, table)
+        ts = cache.ensure(src, source.tip_of(layer))
+        names = pyramid.layer_names(src)
+    _BY_CONTENT[content_key] = (ts, names)
+    while len(_BY_CONTENT) > _BY_CONTENT_MAX:
+        _BY_CONTENT.pop(next(iter(_BY_CONTENT)))
     for k in [k for k, (ref, _, _) in _MEMO.items() if ref() is None]:
         del _MEMO[k]
     _MEMO[memo_key] = (weakref.ref(layer.gdf), ts, names)

@@ -55,7 +55,8 @@ class _Reads(Row):
 
 
 def _rows(gdf: gpd.GeoDataFrame, at: np.ndarray) -> list[Row]:
-    cols = {c: gdf[c].to_numpy()[at] for c in gdf.columns}
+    sub = gdf.iloc[at]  # only these rows are converted (times to Timestamps are slow)
+    cols = {c: sub[c].to_numpy() for c in gdf.columns}
     return [Row({c: v[i] for c, v in cols.items()}) for i in range(len(at))]
 
 
