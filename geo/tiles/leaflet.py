@@ -1,7 +1,6 @@
 """Heavy layers on the folium map as vector tiles: which layers, the element, the assets.
 
-A layer is tiled when it has more features than :func:`tile_threshold` allows (more for the
-roads than for the others) or very many vertices.
+A layer is tiled when it would weigh too much in the page (:func:`should_tile`).
 Its feature group then holds a :class:`TiledLayer` instead of GeoJSON: a few hundred bytes of
 script naming the tile set by content hash; the tiles come from the app's own ``/tiles``
 routes. Everything a tile shows comes from the layer's own style and tooltip functions.
@@ -26,10 +25,13 @@ from geo.tiles import cache, pyramid, source
 VECTORGRID_JS = "vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
 TILES_JS = "cityops/tiles.js"
 # The roads stay GeoJSON up to this many features (the demo's 1,578 do: the browser tests
-# count their paths); every other layer is tiled sooner: a live refresh re-sends the whole
-# component (base map included) when anything in it changes, so nothing in it may be heavy.
+# count their paths). Any other layer is tiled once its GeoJSON would pass PAGE_BUDGET bytes
+# (a feature costs ~900 bytes: its pre-escaped tooltip, and its style twice, in the GeoJSON and
+# in folium's style switch; a vertex ~25): a live refresh
+# re-sends the whole map component, base map included, when anything in it changed.
 ROADS_LIMIT = 2_000
-LIMIT = 300
+PAGE_BUDGET = 128_000
+FEATURE_BYTES, VERTEX_BYTES = 900, 25
 
 CSS = """<style>
 .co-tilenotes { background: rgba(13,17,23,0.85); color: #e6edf3; padding: 4px 8px;
@@ -38,30 +40,26 @@ CSS = """<style>
 </style>"""
 
 
-def tile_threshold(key: str) -> int:
-    """How many features layer ``key`` may have before it is tiled. ``$CITYOPS_TILE_MIN``
-    overrides the limits (0 tiles every non-empty layer)."""
-    env = os.environ.get("CITYOPS_TILE_MIN")
-    if env is not None and env.strip().isdigit():
-        return int(env)
-    return ROADS_LIMIT if key == "roads" else LIMIT
-
-
-# Few features can still be heavy (catchments or isochrones of a city: a handful of polygons
-# with hundreds of thousands of vertices): past this many vertices a layer is tiled too.
-VERTEX_LIMIT = 100_000
+def page_bytes(layer: Any) -> int:
+    """About how many bytes ``layer`` would take as GeoJSON in the page."""
+    n = len(layer.gdf)
+    vertices = int(shapely.get_num_coordinates(layer.gdf.geometry.to_numpy()).sum()) if n else 0
+    return FEATURE_BYTES * n + VERTEX_BYTES * vertices
 
 
 def should_tile(layer: Any) -> bool:
-    """Whether ``layer`` (a ``MapLayer``) goes to the map as tiles (never numbered markers)."""
+    """Whether ``layer`` (a ``MapLayer``) goes to the map as tiles (never numbered markers).
+
+    ``$CITYOPS_TILE_MIN=N`` replaces the rules by "more than N features" (0: every non-empty
+    layer; a huge N switches tiling off, as the benchmark's reference does)."""
     if layer.label is not None or not len(layer.gdf):
         return False
-    if len(layer.gdf) > tile_threshold(layer.key):
-        return True
     env = os.environ.get("CITYOPS_TILE_MIN")
-    if env is not None and env.strip().isdigit() and int(env) > VERTEX_LIMIT:
-        return False  # tiling switched off (today's embedding, for the benchmark)
-    return int(shapely.get_num_coordinates(layer.gdf.geometry.to_numpy()).sum()) > VERTEX_LIMIT
+    if env is not None and env.strip().isdigit():
+        return len(layer.gdf) > int(env)
+    if layer.key == "roads":
+        return len(layer.gdf) > ROADS_LIMIT
+    return page_bytes(layer) > PAGE_BUDGET
 
 
 def frame_hash(gdf: Any) -> str:
