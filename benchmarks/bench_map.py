@@ -160,13 +160,18 @@ def visit(browser, url: str, timeout_s: float, bpid: int | None = None) -> dict:
         out["nav_s"] = time.perf_counter() - t0
     except Exception as exc:  # a page that never draws is a result, not a crash
         out["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-        body = page.locator("body").inner_text()[:2000] if page else ""
-        if "MessageSizeError" in body:
-            out["error"] = "MessageSizeError"
-    page.wait_for_timeout(500)
+        try:
+            if "MessageSizeError" in page.locator("body").inner_text(timeout=5000):
+                out["error"] = "MessageSizeError"
+        except Exception:  # the tab itself is stuck or gone
+            out["error"] += " (page unresponsive)"
     out["ws_max"] = max(frames, default=0)
     out["tab_mb"] = _tab_mb(bpid) if bpid else None  # while the page is open
-    ctx.close()
+    try:
+        page.wait_for_timeout(500)
+        ctx.close()
+    except Exception:
+        pass
     return out
 
 
@@ -306,6 +311,8 @@ def run(args: argparse.Namespace) -> list[dict]:
                 if approach == "today" and n_roads > args.today_max:
                     rows.append({"size": label, "approach": approach, "skipped": True})
                     continue
+                if approach not in args.approaches:
+                    continue
                 cache_dir = Path(tempfile.mkdtemp(prefix="cityops-bench-cache-", dir=work))
                 env = {"CITYOPS_CACHE": str(cache_dir)}
                 if approach == "today":
@@ -358,6 +365,8 @@ def run(args: argparse.Namespace) -> list[dict]:
                         srv.stop()
                 rows.append(row)
                 print("   ", json.dumps({k: v for k, v in row.items()}, default=str), flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
         browser.close()
     return rows
 
@@ -432,6 +441,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per page load")
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "cityops-bench-map"))
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--approaches", nargs="*", default=["today", "tiles"], help="today, tiles")
+    ap.add_argument("--rows", help="also print the table with these earlier rows (JSON)")
     ap.add_argument(
         "--no-refresh", dest="refresh", action="store_false", help="skip the live refresh check"
     )
@@ -444,6 +455,8 @@ def main() -> int:
         )
     print(f"machine: {os.cpu_count()} cores, {sys.platform}, Python {sys.version.split()[0]}")
     rows = run(args)
+    if args.rows:
+        rows = json.loads(Path(args.rows).read_text()) + rows
     print()
     print(table(rows))
     if args.json:
