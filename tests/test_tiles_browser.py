@@ -166,3 +166,52 @@ def test_city_map_from_tiles(browser, city_server, city_dir):
     assert outside == [], f"requests left the machine: {outside[:5]}"
     assert any("/tiles/" in u for u in requests)
     context.close()
+
+
+@pytest.fixture(scope="session")
+def slow_city_server(tmp_path_factory):
+    """A small city whose tile builds take a while, and whose crowd cells' build fails."""
+    out = tmp_path_factory.mktemp("slow-city")
+    synthetic.write_city(out, roads=4_000, sites=400, cells=1_000, incidents_n=20)
+    env = {
+        "CITYOPS_CACHE": str(tmp_path_factory.mktemp("slow-cache")),
+        "CITYOPS_TILES_DELAY_S": "3",
+        "CITYOPS_TILES_FAIL": "crowd_zones",
+    }
+    server = AppServer(str(out), env=env)
+    yield server
+    server.stop()
+
+
+def test_tiles_being_built_show_progress_and_a_failed_build_is_named(browser, slow_city_server):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.goto(slow_city_server.url, wait_until="domcontentloaded")
+    page.wait_for_selector(MAP_IFRAME, timeout=90_000)
+    frame = page.locator(MAP_IFRAME).first.element_handle().content_frame()
+    notes = frame.locator("#co-tilenotes")
+    # While the first layers build: the small layers are on the map and the build says how far.
+    frame.wait_for_function(
+        "() => /Preparing the .* %/.test(document.querySelector('#co-tilenotes').textContent)",
+        timeout=60_000,
+    )
+    assert "Open incidents" in page.locator("body").inner_text()
+    # Then the roads draw, and the failed layer is named with its cause; the rest works.
+    frame.wait_for_function(
+        "() => cityopsTiles.maps[0]._coTiles.layers.some(t => t.o.key === 'roads' && t.grid)",
+        timeout=90_000,
+    )
+    frame.wait_for_function(
+        "() => /crowd zones tiles could not be built/.test("
+        "document.querySelector('#co-tilenotes').textContent)",
+        timeout=90_000,
+    )
+    text = notes.inner_text()
+    assert "CITYOPS_TILES_FAIL" in text  # the cause
+    frame.wait_for_function(
+        "() => cityopsTiles.maps[0]._coTiles.layers.some("
+        "t => t.o.key === 'testing_sites' && t.grid)",
+        timeout=90_000,
+    )
+    page.screenshot(path=str(ARTIFACTS_DIR() / "tiles_failed_layer.png"))
+    context.close()

@@ -17,6 +17,7 @@ import hashlib
 import mmap
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -203,6 +204,7 @@ def _build(ts: TileSet, src: TileSource) -> None:
         ts.progress, ts.message = fraction, message
 
     try:
+        _test_hooks(src, progress)
         pyramid.build(src, ts.path, progress)
     except Exception as exc:  # the page says which layer failed and why; the rest goes on
         ts.status = "failed"
@@ -211,6 +213,19 @@ def _build(ts: TileSet, src: TileSource) -> None:
         traceback.print_exc()
         return
     ts.status = "ready"
+
+
+# For the browser tests of the build states: builds that take a while, builds that fail.
+DELAY_ENV, FAIL_ENV = "CITYOPS_TILES_DELAY_S", "CITYOPS_TILES_FAIL"
+
+
+def _test_hooks(src: TileSource, progress: pyramid.Progress) -> None:
+    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    for i in range(10 if delay > 0 else 0):
+        progress(0.05 * i / 10, f"{src.key}: preparing")
+        time.sleep(delay / 10)
+    if src.key in os.environ.get(FAIL_ENV, "").split(","):
+        raise RuntimeError(f"failure asked for by {FAIL_ENV}")
 
 
 def get(h: str) -> TileSet | None:
