@@ -240,7 +240,7 @@ def add_draw_control(
     *,
     base_url: str = "",
     assets: Assets = "static",
-    name: str = "Drawn",
+    name: str = "Drawings (editable)",
 ) -> folium.FeatureGroup:
     """Add the drawing toolbar and the saved drawings (editable) to ``m``.
 

@@ -261,7 +261,8 @@ def _isochrone_legend(t: Theme, rows: gpd.GeoDataFrame) -> Legend:
 
 
 def _bands(gdf: gpd.GeoDataFrame, ctx: Context) -> gpd.GeoDataFrame:
-    b = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()].copy()
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    b = gdf[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))].copy()
     b["id"] = b["band"]
     return b
 

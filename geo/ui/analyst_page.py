@@ -55,10 +55,22 @@ def render() -> None:
         cordon_panel.controls(sc)
         catchment_panel.controls(sc)
         staging_panel.controls(sc)
-    st.fragment(run_every=timeline_panel.run_every(state.refresh_s()))(_live_view)()
-    cordon_panel.results()
-    catchment_panel.results()
-    staging_panel.results()
+    # Results sit beside the map, the newest first, where the eye is after pressing a button.
+    c_map, c_side = st.columns([2.3, 1], gap="medium")
+    with c_map:
+        st.fragment(run_every=timeline_panel.run_every(state.refresh_s()))(_live_view)()
+    with c_side:
+        if drawing_panel.active() and not timeline_panel.active():
+            drawing_panel.pending_form(sc)
+        for key in state.results_order(list(RESULT_PANELS)):
+            RESULT_PANELS[key].results()
+        if not any(
+            state.result(k) for k in ("cordon_result", "catchment_result", "staging_result")
+        ):
+            st.caption(
+                "Results of *Cordon*, *Catchments* and *Staging* (in the sidebar) appear here, "
+                "beside the map, and the map zooms to them."
+            )
     staging_panel.compare(sc)
 
     with st.sidebar:
@@ -104,7 +116,8 @@ def _live_view() -> None:
             _kpi_tiles(sc)
             _data_age(sc)
     with c_layers:
-        hidden = _layer_picker(sc, extra)
+        # While drawing, the drawings are in the editable group, not a layer to pick.
+        hidden = _layer_picker(drawing_panel.map_scenario(sc) if drawing else sc, extra)
     live_map = mapview.build_live_map(
         drawing_panel.map_scenario(sc) if drawing else sc,
         extra,
@@ -116,18 +129,20 @@ def _live_view() -> None:
     # The base map stays identical between refreshes (same component key): only the feature
     # groups are swapped, so the user's zoom and pan survive. Only a click (or, while drawing,
     # the drawings) comes back: panning and zooming must not rerun the script.
+    center, zoom = _fit()
     out = st_folium(
         live_map.base,
         key="map",
         feature_group_to_add=live_map.groups,
         layer_control=live_map.control(),
-        height=760,
+        height=MAP_HEIGHT,
         use_container_width=True,
+        center=center,
+        zoom=zoom,
         returned_objects=["all_drawings"] if drawing else ["last_clicked"],
     )
     if drawing:
         drawing_panel.handle(sc, (out or {}).get("all_drawings"))
-        drawing_panel.pending_form(sc)
         return
     clicked = (out or {}).get("last_clicked")
     if clicked and clicked.get("lng") is not None:
@@ -135,6 +150,22 @@ def _live_view() -> None:
         if st.session_state.get("clicked_point") != point:
             st.session_state["clicked_point"] = point
             st.rerun()  # the Cordon panel offers the point as an incident
+
+
+MAP_HEIGHT = 760
+#: The map's width on a 1920-px screen with the sidebar open (the fit's assumption).
+MAP_WIDTH = 1050
+RESULT_PANELS = {"cordon": cordon_panel, "catchments": catchment_panel, "staging": staging_panel}
+
+
+def _fit() -> tuple[tuple[float, float] | None, int | None]:
+    """The view that fits the newest result (the map moves there once, when it is computed;
+    the same view on later reruns does not move the map again)."""
+    latest = state.latest_result()
+    if latest is None:
+        return None, None
+    layers = RESULT_PANELS[latest].map_layers()
+    return mapview.fit_view([lay.gdf for lay in layers], MAP_WIDTH, MAP_HEIGHT)
 
 
 def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
