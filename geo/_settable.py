@@ -38,5 +38,7 @@ def forward_settings(package: str, homes: Mapping[str, types.ModuleType]) -> Non
         if name not in vars(home):
             raise AttributeError(f"{home.__name__} has no setting {name!r}")
     module = sys.modules[package]
+    for name, home in homes.items():
+        module.__dict__.setdefault(name, vars(home)[name])  # readable on the package too
     module.__dict__["_settings_homes"] = dict(homes)
     module.__class__ = _Package

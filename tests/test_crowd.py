@@ -19,7 +19,7 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from geo import crowd
+from geo import cli, crowd
 from geo.crs import wgs84_to_gcj02
 from geo.errors import InputError
 from geo.layers import validate
@@ -406,7 +406,7 @@ def test_grid_to_catchments_keeps_the_people(pts):
 @pytest.mark.parametrize("ext", ["gpkg", "geojson"])
 def test_cli_writes_a_readable_layer(tmp_path, files, pts, ext, capsys):
     out = tmp_path / f"grid.{ext}"
-    assert crowd.cli_crowd_aggregate(files["csv"], 200, out, show_progress=False) == 0
+    assert cli.crowd_aggregate(files["csv"], 200, out, show_progress=False) == 0
     back = gpd.read_file(out)
     assert dict(zip(back["id"], back["people"])) == reference_grid(pts, 200)
     assert back.crs.to_epsg() == 4326
@@ -415,7 +415,7 @@ def test_cli_writes_a_readable_layer(tmp_path, files, pts, ext, capsys):
 
 def test_cli_rejects_unknown_output(tmp_path, files):
     with pytest.raises(InputError, match=".gpkg or .geojson"):
-        crowd.cli_crowd_aggregate(files["csv"], 100, tmp_path / "x.shp", show_progress=False)
+        cli.crowd_aggregate(files["csv"], 100, tmp_path / "x.shp", show_progress=False)
 
 
 def test_synthetic_points_are_seeded_and_clustered():
@@ -513,7 +513,7 @@ def test_dask_bad_row_has_its_row_number_in_the_whole_file(client, tmp_path, pts
 
 def test_cli_on_a_cluster(client, tmp_path, files, pts):
     out = tmp_path / "g.gpkg"
-    assert crowd.cli_crowd_aggregate(files["parquet"], 100, out, client, show_progress=False) == 0
+    assert cli.crowd_aggregate(files["parquet"], 100, out, client, show_progress=False) == 0
     assert dict(zip(*gpd.read_file(out)[["id", "people"]].T.values)) == reference_grid(pts, 100)
 
 
