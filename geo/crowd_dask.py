@@ -591,9 +591,7 @@ def assign_to_catchments_dask(
 ) -> gpd.GeoDataFrame:
     """:func:`geo.crowd.assign_to_catchments` on a dask cluster (grids of polygons are small
     enough for one machine and go to the single-machine path)."""
-    if isinstance(points_or_grid, gpd.GeoDataFrame) and len(points_or_grid):
-        types = shapely.get_type_id(np.asarray(points_or_grid.geometry.values))
-        if np.all(np.isin(types, crowd._POLYGONAL)):
-            kw = {k: v for k, v in kw.items() if k not in ("scheduler", "blocksize", "cluster")}
-            return crowd.assign_to_catchments(points_or_grid, catchments, id_col=id_col, **kw)
+    if crowd.is_polygon_layer(points_or_grid):
+        kw = {k: v for k, v in kw.items() if k not in ("scheduler", "blocksize", "cluster")}
+        return crowd.assign_to_catchments(points_or_grid, catchments, id_col=id_col, **kw)
     return aggregate_zones_dask(points_or_grid, catchments, id_col=id_col, **kw)
