@@ -190,7 +190,7 @@ def _length_view(net: RoadNetwork, mode: str) -> RoadNetwork:
 
 def _sources(
     net: RoadNetwork,
-    mode: str,
+    mode: Mode,
     ids: np.ndarray,
     geoms: np.ndarray,
     access_per_m: float,
@@ -204,7 +204,7 @@ def _sources(
     pointy = np.flatnonzero(np.isin(types, (0, 4)))
     if len(pointy):
         parts, pidx = shapely.get_parts(geoms[pointy], return_index=True)
-        s = net.snap_xy(shapely.get_coordinates(parts), mode, max_snap_m=max_snap_m)  # type: ignore[arg-type]
+        s = net.snap_xy(shapely.get_coordinates(parts), mode, max_snap_m=max_snap_m)
         inc = pointy[pidx]
         for i in np.flatnonzero(s.off_network):
             far.append((int(inc[i]), float(s.dist_m[i])))
@@ -220,7 +220,7 @@ def _sources(
         else:
             # No road inside or across it: start from the nearest road to its outline.
             ring = shapely.segmentize(shapely.boundary(geoms[i]), 10.0)
-            s = net.snap_xy(shapely.get_coordinates(ring), mode, max_snap_m=max_snap_m)  # type: ignore[arg-type]
+            s = net.snap_xy(shapely.get_coordinates(ring), mode, max_snap_m=max_snap_m)
             j = int(np.argmin(s.dist_m))
             if s.dist_m[j] > max_snap_m:
                 far.append((int(i), float(s.dist_m[j])))
