@@ -19,6 +19,12 @@ from geo.constants import DEFAULT_RINGS_M
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS
 
+__all__ = [
+    "build_parser",
+    "crowd_aggregate",
+    "main",
+]
+
 Command = Callable[[argparse.Namespace], int]
 
 

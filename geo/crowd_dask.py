@@ -56,6 +56,15 @@ from geo.constants import WGS84
 from geo.crowd import clean, read
 from geo.errors import InputError, Problem
 
+__all__ = [
+    "DEFAULT_BLOCKSIZE",
+    "DEFAULT_PARTITION_ROWS",
+    "aggregate_grid_dask",
+    "aggregate_zones_dask",
+    "assign_to_catchments_dask",
+    "dask_client",
+]
+
 DEFAULT_BLOCKSIZE = 64 * 1024 * 1024  # bytes of CSV per task
 # Rows per Parquet/frame task: smaller than the single path's chunks, so that a few workers get
 # several tasks each and finish together.

@@ -45,6 +45,34 @@ from geo.mapview import BAND_FILL, INCIDENT_COLOR, LEAFLET_DIR, STATIC_DIR, tool
 if TYPE_CHECKING:
     from geo.scenario import Scenario
 
+__all__ = [
+    "BASE_STYLE",
+    "CIRCLE_QUAD_SEGS",
+    "DRAWN",
+    "DRAW_DIR",
+    "DRAW_PANE",
+    "DRAW_PANE_Z",
+    "GEOMETRY_EXPECTED",
+    "MARKER_ICON",
+    "NEW_COLOR",
+    "ROLES",
+    "ROLE_STYLES",
+    "Assets",
+    "DrawingChanges",
+    "add_draw_control",
+    "apply_changes",
+    "diff_drawings",
+    "draw_asset_urls",
+    "drawing_changes",
+    "empty_drawings",
+    "new_feature",
+    "next_id",
+    "parse_drawings",
+    "role_style",
+    "scenario_drawings",
+    "without_drawings",
+]
+
 DRAW_DIR = "leaflet-draw-1.0.4"
 # A circle becomes a polygon of 4 * CIRCLE_QUAD_SEGS = 64 segments: its area is 0.16 % under
 # pi r^2 (a regular n-gon inscribed in the circle), well inside any use we make of it.

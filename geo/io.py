@@ -48,6 +48,8 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "FORMATS",
     "SETTINGS_TABLE",
+    "Source",
+    "osm_roads",
     "read_gpkg",
     "read_gpkg_with_reports",
     "read_layer",

@@ -59,6 +59,28 @@ from geo import layers
 from geo.constants import WGS84
 from geo.errors import InputError, Problem
 
+__all__ = [
+    "ALWAYS",
+    "DEFAULT_TZ",
+    "DELAY_ENV",
+    "DRAWING_GEOMETRY",
+    "EVENT_KINDS",
+    "SCHEMA_VERSION",
+    "STORE_LAYERS",
+    "AppendResult",
+    "Event",
+    "EventKind",
+    "FileRecord",
+    "PostgisStore",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "json_props",
+    "open_store",
+    "prepare_rows",
+    "to_us",
+]
+
 SCHEMA_VERSION = 1
 DEFAULT_TZ = "Asia/Shanghai"
 
