@@ -45,6 +45,27 @@ def demand_cells(
     -------
     GeoDataFrame (EPSG:4326): ``id`` (``"<zone id>:<n>"``), ``zone_id``, ``people``,
     ``area_m2``; geometry = the cell clipped to its zone.
+
+    Raises
+    ------
+    InputError : a cell size that is not positive or makes too many cells, missing or negative
+        ``people``, an empty geometry.
+
+    Examples
+    --------
+    A 300 m square zone of 1,000 people, cut by the 250 m grid lines into four equal pieces:
+
+    >>> import geopandas as gpd, shapely
+    >>> from geo.catchment import demand_cells
+    >>> def layer(geoms, **cols):  # drawn in UTM 51N metres, stored in EPSG:4326
+    ...     return gpd.GeoDataFrame(cols, geometry=geoms, crs=32651).to_crs(4326)
+    >>> zone = layer([shapely.box(380_100, 3_440_100, 380_400, 3_440_400)], id=["z1"],
+    ...              people=[1000])
+    >>> cells = demand_cells(zone, 250)
+    >>> cells["id"].tolist()
+    ['z1:0', 'z1:1', 'z1:2', 'z1:3']
+    >>> cells[["people", "area_m2"]].round().values.tolist()
+    [[250.0, 22500.0], [250.0, 22500.0], [250.0, 22500.0], [250.0, 22500.0]]
     """
     if not cell_m > 0:
         raise InputError("the cell size must be positive", field="cell_m", expected="metres > 0")

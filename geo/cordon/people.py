@@ -41,6 +41,22 @@ def people_in_zones(
     Raises
     ------
     InputError : missing ``people``, negative or non-numeric people, a missing CRS.
+
+    Examples
+    --------
+    10,000 people spread over a 1 km square around the incident, 0.01 per m² (the buffers are
+    polygons, a hair inside their circles):
+
+    >>> import geopandas as gpd, shapely
+    >>> from geo.cordon import people_in_zones, zones_by_distance
+    >>> def layer(geoms, **cols):  # drawn in UTM 51N metres, stored in EPSG:4326
+    ...     return gpd.GeoDataFrame(cols, geometry=geoms, crs=32651).to_crs(4326)
+    >>> incident = layer([shapely.Point(380_000, 3_440_000)], id=["inc-1"])
+    >>> bands = zones_by_distance(incident, [100, 200, 300])
+    >>> square = shapely.box(379_500, 3_439_500, 380_500, 3_440_500)
+    >>> crowd = layer([square], id=["z1"], people=[10_000])
+    >>> people_in_zones(bands, crowd)["people"].round().tolist()
+    [314.0, 942.0, 1570.0]
     """
     source, what = (cells, "cells") if cells is not None else (crowd_zones, "crowd_zones")
     out = bands.copy()

@@ -104,6 +104,25 @@ def checkpoints(
     Raises
     ------
     InputError : bands or roads without the needed columns, a bad staff table or ``merge_m``.
+
+    Examples
+    --------
+    A primary road straight through the incident crosses each zone's edge twice; the default
+    staffing table posts 4 people on a primary road:
+
+    >>> import geopandas as gpd, shapely
+    >>> from geo.cordon import checkpoints, zones_by_distance
+    >>> def layer(geoms, **cols):  # drawn in UTM 51N metres, stored in EPSG:4326
+    ...     return gpd.GeoDataFrame(cols, geometry=geoms, crs=32651).to_crs(4326)
+    >>> incident = layer([shapely.Point(380_000, 3_440_000)], id=["inc-1"])
+    >>> bands = zones_by_distance(incident, [100, 200, 300])
+    >>> road = shapely.LineString([(379_000, 3_440_000), (381_000, 3_440_000)])
+    >>> roads = layer([road], id=["r1"], road_class=["primary"], name=["East Road"])
+    >>> cps = checkpoints(bands, roads)
+    >>> cps["band"].tolist()
+    ['lockdown', 'lockdown', 'control', 'control', 'prevention', 'prevention']
+    >>> cps[["road_id", "name", "direction", "staff"]].values.tolist()[0]
+    ['r1', 'East Road', 'both', 4]
     """
     if not (np.isfinite(merge_m) and merge_m >= 0):
         raise InputError(

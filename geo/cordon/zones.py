@@ -57,6 +57,19 @@ def zones_by_distance(
     Raises
     ------
     InputError : no incidents, an empty geometry, distances not positive and increasing.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from geo.cordon import zones_by_distance
+    >>> def layer(geoms, **cols):  # drawn in UTM 51N metres, stored in EPSG:4326
+    ...     return gpd.GeoDataFrame(cols, geometry=geoms, crs=32651).to_crs(4326)
+    >>> incident = layer([shapely.Point(380_000, 3_440_000)], id=["inc-1"])
+    >>> bands = zones_by_distance(incident, [100, 200, 300])
+    >>> bands[["band", "inner_m", "outer_m"]].values.tolist()
+    [['lockdown', 0.0, 100.0], ['control', 100.0, 200.0], ['prevention', 200.0, 300.0]]
+    >>> bands["area_km2"].round(4).tolist()  # a disc of pi 100^2 m^2, then two rings
+    [0.0314, 0.0942, 0.157]
     """
     lim = _check_limits(distances_m, "distances_m", "m")
     crs = _metric_crs(incidents, crs)
