@@ -4,17 +4,76 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
 import shapely
 from scipy.ndimage import minimum_filter
+from scipy.sparse.csgraph import dijkstra
 
+from geo.constants import WGS84, Mode
+from geo.errors import InputError
 from geo.network.graph import _ModeGraph
-from geo.network.snap import Snap
+from geo.network.rules import Direction, _check_direction
+from geo.network.snap import Snap, _take
 
 if TYPE_CHECKING:
     from geo.network.road_network import RoadNetwork
 
 __all__ = ["cells_union"]
+
+
+def _isochrones(
+    net: RoadNetwork,
+    sites: gpd.GeoDataFrame,
+    mode: Mode,
+    minutes: tuple[float, ...] | list[float],
+    *,
+    direction: Direction,
+    cell_m: float | None,
+    cumulative: bool,
+    max_snap_m: float,
+) -> gpd.GeoDataFrame:
+    """:meth:`RoadNetwork.isochrones` (see there): one Dijkstra per site, limited to the last
+    band, then each site's bands drawn by :func:`_isochrone_one`."""
+    _check_direction(direction)
+    mins = np.asarray(sorted({float(x) for x in minutes}), dtype=float)
+    if mins.size == 0 or mins[0] <= 0:
+        raise InputError(
+            "isochrone bands must be positive minutes",
+            field="minutes",
+            expected="e.g. 5, 10, 15, 30",
+        )
+    cell = float(cell_m or (40.0 if mode == "walk" else 100.0))
+    ids, s = net._snap_sites(sites, mode, max_snap_m)
+    g = net._graph(mode)
+    tmax = mins[-1] * 60.0
+    rows: list[dict[str, object]] = []
+    chunk = max(1, int(2e7 // max(net.n_nodes, 1)))
+    for c in range(0, len(s), chunk):
+        sl = slice(c, min(c + chunk, len(s)))
+        sub = _take(s, sl)
+        m, n = net._augmented(mode, direction, sub, sub.access_s)
+        dist = dijkstra(m, directed=True, indices=np.arange(n, n + len(sub.edge)), limit=tmax)
+        for k in range(len(sub.edge)):
+            rows += _isochrone_one(
+                net,
+                ids[c + k],
+                mode,
+                g,
+                direction,
+                _take(sub, slice(k, k + 1)),
+                dist[k, :n],
+                mins,
+                cell,
+                cumulative,
+            )
+    gdf = gpd.GeoDataFrame(
+        rows,
+        columns=["site_id", "min_from", "min_to", "area_km2", "geometry"],
+        geometry="geometry",
+        crs=net.crs,
+    )
+    return gdf.to_crs(WGS84)
 
 
 def _isochrone_one(

@@ -16,7 +16,7 @@ from geo.constants import MODES, WALK_KMH, WGS84, Mode
 from geo.errors import InputError, Problem
 from geo.network.build import _build
 from geo.network.graph import _build_graph, _ModeGraph
-from geo.network.isochrones import _isochrone_one
+from geo.network.isochrones import _isochrones
 from geo.network.rules import (
     _MODE_WORDS,
     POINT_SNAP_M,
@@ -705,42 +705,13 @@ class RoadNetwork:
         >>> bands[["site_id", "min_from", "min_to"]].values.tolist()
         [['s1', 0.0, 5.0], ['s1', 5.0, 10.0]]
         """
-        _check_direction(direction)
-        mins = np.asarray(sorted({float(x) for x in minutes}), dtype=float)
-        if mins.size == 0 or mins[0] <= 0:
-            raise InputError(
-                "isochrone bands must be positive minutes",
-                field="minutes",
-                expected="e.g. 5, 10, 15, 30",
-            )
-        cell = float(cell_m or (40.0 if mode == "walk" else 100.0))
-        ids, s = self._snap_sites(sites, mode, max_snap_m)
-        g = self._graph(mode)
-        tmax = mins[-1] * 60.0
-        rows: list[dict[str, object]] = []
-        chunk = max(1, int(2e7 // max(self.n_nodes, 1)))
-        for c in range(0, len(s), chunk):
-            sl = slice(c, min(c + chunk, len(s)))
-            sub = _take(s, sl)
-            m, n = self._augmented(mode, direction, sub, sub.access_s)
-            dist = dijkstra(m, directed=True, indices=np.arange(n, n + len(sub.edge)), limit=tmax)
-            for k in range(len(sub.edge)):
-                rows += _isochrone_one(
-                    self,
-                    ids[c + k],
-                    mode,
-                    g,
-                    direction,
-                    _take(sub, slice(k, k + 1)),
-                    dist[k, :n],
-                    mins,
-                    cell,
-                    cumulative,
-                )
-        gdf = gpd.GeoDataFrame(
-            rows,
-            columns=["site_id", "min_from", "min_to", "area_km2", "geometry"],
-            geometry="geometry",
-            crs=self.crs,
+        return _isochrones(
+            self,
+            sites,
+            mode,
+            minutes,
+            direction=direction,
+            cell_m=cell_m,
+            cumulative=cumulative,
+            max_snap_m=max_snap_m,
         )
-        return gdf.to_crs(WGS84)
