@@ -4,7 +4,8 @@ When a module was split into a package, each of its constants moved to the submo
 it, and the package re-exports it. Assigning the package's name alone (``geo.crowd._REDUCE_AT =
 1000``, or ``monkeypatch.setattr(crowd, ...)`` in a test) would then change a copy nobody reads.
 :func:`forward_settings` makes such an assignment reach the submodule that reads the name too, as
-assigning the module's global did before the split.
+assigning the module's global did before the split. (Assign on the package, as before: a value
+set on the submodule alone is not copied back to the package's name.)
 """
 
 from __future__ import annotations
