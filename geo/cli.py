@@ -6,15 +6,24 @@ Exit status: 0 success, 1 bad input (the message says which file, feature and fi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from geo import analyses, io
 from geo import scenario as scen
 from geo.constants import DEFAULT_RINGS_M
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS
+
+__all__ = [
+    "build_parser",
+    "crowd_aggregate",
+    "main",
+]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -121,12 +130,10 @@ def cmd_cordon(args: argparse.Namespace) -> int:
 
 
 def cmd_crowd_aggregate(args: argparse.Namespace) -> int:
-    from geo import crowd
-
     options = {
         k: v for k, v in (("lon", args.lon), ("lat", args.lat), ("weight", args.weight)) if v
     }
-    return crowd.cli_crowd_aggregate(
+    return crowd_aggregate(
         args.input,
         args.cell,
         args.out,
@@ -137,6 +144,99 @@ def cmd_crowd_aggregate(args: argparse.Namespace) -> int:
         observed_at=args.observed_at,
         **options,
     )
+
+
+def crowd_aggregate(
+    input: str | os.PathLike[str],  # noqa: A002 - the CLI's own word
+    cell_m: float,
+    out: str | os.PathLike[str],
+    scheduler: object = None,
+    *,
+    show_progress: bool = True,
+    observed_at: object = None,
+    **options: Any,
+) -> int:
+    """``cityops crowd aggregate INPUT --cell 100 --out grid.gpkg [--scheduler ADDRESS]``.
+
+    Parameters
+    ----------
+    input : a GeoParquet/Parquet or CSV file of points.
+    cell_m : cell size in metres.
+    out : output .gpkg or .geojson.
+    scheduler : ``None`` for the single-machine path; ``"local"`` for a dask LocalCluster;
+        the address of a running dask scheduler (``tcp://host:8786``), or a ``Client``.
+    show_progress : draw a progress bar on stderr.
+    observed_at, **options : as for :func:`geo.crowd.aggregate_grid`.
+
+    Returns
+    -------
+    0 on success (bad input raises InputError, which :func:`main` turns into exit status 1).
+    """
+    from geo import crowd
+
+    t0 = time.perf_counter()
+    progress, close = _progress_bar("reading") if show_progress else (None, _nothing)
+    try:
+        if scheduler:
+            from geo import crowd_dask
+
+            grid = crowd_dask.aggregate_grid_dask(
+                input,
+                cell_m,
+                scheduler=scheduler,
+                observed_at=observed_at,
+                progress=progress,
+                **options,
+            )
+        else:
+            grid = crowd.aggregate_grid(
+                input, cell_m, observed_at=observed_at, progress=progress, **options
+            )
+    finally:
+        close()
+    path = crowd.write_layer(grid, out)
+    s = grid.attrs.get("crowd", {})
+    print(
+        f"wrote {path}: {len(grid)} cells of {crowd.check_cell(cell_m):g} m, "
+        f"{s.get('people', float(grid['people'].sum())):,.0f} people from "
+        f"{s.get('points_used', 0):,} points"
+        + (f" ({s['skipped_rows']:,} bad rows skipped)" if s.get("skipped_rows") else "")
+        + f" in {time.perf_counter() - t0:.1f} s",
+        file=sys.stdout,
+    )
+    return 0
+
+
+def _nothing() -> None:
+    return None
+
+
+def _progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A stderr progress bar (tqdm if installed) fed by the library's ``progress(done, total)``
+    callback, and a function that closes it."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is optional
+
+        def plain(done: int, total: int) -> None:
+            print(f"\r{label}: {100 * done / max(total, 1):5.1f} %", end="", file=sys.stderr)
+
+        return plain, lambda: print(file=sys.stderr)
+
+    bar = tqdm(
+        total=100,
+        desc=label,
+        unit="%",
+        file=sys.stderr,
+        leave=True,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+    )
+
+    def update(done: int, total: int) -> None:
+        pct = 100.0 * done / max(total, 1)
+        bar.update(max(pct - bar.n, 0.0))
+
+    return update, bar.close
 
 
 def cmd_stage(args: argparse.Namespace) -> int:

@@ -48,6 +48,8 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "FORMATS",
     "SETTINGS_TABLE",
+    "Source",
+    "osm_roads",
     "read_gpkg",
     "read_gpkg_with_reports",
     "read_layer",
@@ -205,7 +207,7 @@ class _Src:
     """An input resolved to a readable path (uploads are spilled to a temporary folder)."""
 
     name: str  # what messages call it
-    path: Path | None  # on disk, for readers that need a path
+    path: Path  # on disk, for readers that need a path
     size: int | None
     head: bytes  # the first bytes, for format sniffing and diagnostics
     data: bytes | None = None  # the content, for uploads
@@ -234,9 +236,8 @@ def _opened(source: Source, name: str | None, max_bytes: int) -> Iterator[_Src]:
         declared = getattr(source, "size", None)  # Streamlit's UploadedFile knows its size
         if isinstance(declared, int) and declared > max_bytes:
             _too_big(shown, declared, max_bytes)
-        data = source.read(max_bytes + 1)
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        got = source.read(max_bytes + 1)
+        data = got.encode("utf-8") if isinstance(got, str) else bytes(got)
     else:
         raise TypeError(f"cannot read a layer from {type(source).__name__}")
     if len(data) > max_bytes:
@@ -244,12 +245,11 @@ def _opened(source: Source, name: str | None, max_bytes: int) -> Iterator[_Src]:
         exact = isinstance(source, bytes | bytearray | memoryview)
         _too_big(shown, len(data) if exact else None, max_bytes)
     with tempfile.TemporaryDirectory(prefix="cityops-upload-") as tmp:
-        src = _Src(shown, None, len(data), data[:4096], data)
-        suffix = _suffix_of(shown) or _sniff(src.head) or ""
+        head = data[:4096]
+        suffix = _suffix_of(shown) or _sniff(head) or ""
         path = Path(tmp) / ("upload" + (".osm.pbf" if suffix == ".pbf" else suffix))
         path.write_bytes(data)
-        src.path = path
-        yield src
+        yield _Src(shown, path, len(data), head, data)
 
 
 def _too_big(name: str, size: int | None, max_bytes: int) -> None:
@@ -395,7 +395,7 @@ def _diagnose_json(src: _Src) -> str | None:
     head = src.head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] == b"<":
         return "the file is HTML or XML, not JSON (perhaps an error page saved instead of the data)"
-    raw = src.data if src.data is not None else src.path.read_bytes()  # type: ignore[union-attr]
+    raw = src.data if src.data is not None else src.path.read_bytes()
     try:
         obj = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -422,8 +422,8 @@ def _diagnose_json(src: _Src) -> str | None:
     return None
 
 
-def _top_level_ids(src: _Src) -> list[str] | None:
-    raw = src.data if src.data is not None else src.path.read_bytes()  # type: ignore[union-attr]
+def _top_level_ids(src: _Src) -> list[str | None] | None:
+    raw = src.data if src.data is not None else src.path.read_bytes()
     try:
         obj = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -626,7 +626,7 @@ def _read_csv(
     return gpd.GeoDataFrame(df.drop(columns=drop), geometry=gpd.GeoSeries(geoms, crs=crs))
 
 
-def _csv_label(df: pd.DataFrame, i: int) -> str:
+def _csv_label(df: pd.DataFrame, i: int | np.integer) -> str:
     # Data rows counted from 1 under the header, the way a spreadsheet user counts them.
     row_id = df["id"].iloc[i] if "id" in df.columns else None
     return f"row {i + 1}" + (f" (id {row_id})" if pd.notna(row_id) else "")
@@ -1108,7 +1108,7 @@ def read_gpkg_with_reports(
                 continue
             notes: list[str] = []
             try:
-                raw = _read_ogr(src.path, notes, layer=name)  # type: ignore[arg-type]
+                raw = _read_ogr(src.path, notes, layer=name)
             except _READ_ERRORS as exc:
                 raise InputError(
                     f"cannot read layer '{name}': {_cause(exc, src)}",

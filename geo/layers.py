@@ -21,6 +21,21 @@ from pyproj.exceptions import CRSError
 from geo.constants import WGS84
 from geo.errors import InputError, Problem
 
+__all__ = [
+    "LAYER_KINDS",
+    "LIVE_LAYERS",
+    "POLYGONAL",
+    "SCHEMAS",
+    "WGS84",
+    "DType",
+    "Datum",
+    "Field",
+    "LayerReport",
+    "LayerSchema",
+    "empty",
+    "validate",
+]
+
 DType = Literal["str", "int", "float", "datetime", "bool"]
 Datum = Literal["wgs84", "gcj02", "bd09"]
 

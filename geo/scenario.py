@@ -19,6 +19,19 @@ from geo.crs import local_crs
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, LayerReport
 
+__all__ = [
+    "DEFAULT_DRIVE_KMH",
+    "DEFAULT_STAFF",
+    "DEMO_DIR",
+    "SETTINGS_FILE",
+    "Scenario",
+    "Settings",
+    "demo",
+    "load",
+    "now_in",
+    "save",
+]
+
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "disney_2021"
 SETTINGS_FILE = "scenario.json"
 

@@ -201,10 +201,11 @@ class Timeline:
     def values(self, t: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(arrived, tested, queue)`` per site at ``t`` (since ``start``; interpolated)."""
         k, w = self._where(self.time(t))
-        return tuple(  # type: ignore[return-value]
+        arrived, tested, queue = (
             a[:, k] * (1.0 - w) + a[:, min(k + 1, a.shape[1] - 1)] * w
             for a in (self.arrived, self.tested, self.queue)
         )
+        return arrived, tested, queue
 
     def at(self, t: Any, *, unopened: bool = True) -> Scenario:
         """The scenario as it stood at ``t`` (a copy; the timeline's scenario is not changed).
