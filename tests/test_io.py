@@ -24,6 +24,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon
 
 from geo import io as gio
+from geo import readers
 from geo.errors import InputError
 from geo.layers import SCHEMAS, validate
 
@@ -401,8 +402,8 @@ def test_garbage_in_other_formats_is_wrapped():
 
 def test_unsupported_type_lists_formats():
     with pytest.raises(InputError) as e:
-        gio.read_layer(b"<kml/>", "incidents", name="sites.kml")
-    assert "unsupported file type '.kml'" in str(e.value)
+        gio.read_layer(b"AC1032 drawing", "incidents", name="sites.dwg")
+    assert "unsupported file type '.dwg'" in str(e.value)
     assert "GeoPackage" in e.value.expected and "OpenStreetMap" in e.value.expected
 
 
@@ -560,14 +561,15 @@ def test_csv_wkt_polygons():
     bad = text.replace("POLYGON ((", "POLYGON ((oops ")
     with pytest.raises(InputError) as e:
         gio.read_layer(bad.encode(), "crowd_zones", name="zones.csv")
-    assert e.value.field == "WKT" and e.value.feature == "row 1 (id z1)"
+    assert e.value.field == "WKT" and e.value.feature == "row 1 (line 2) (id z1)"
     assert "is not WKT" in str(e.value)
 
 
 def test_csv_without_coordinates_lists_columns():
     with pytest.raises(InputError) as e:
         gio.read_layer(b"id,address\n1,Pudong\n", "facilities", name="addr.csv")
-    assert "no coordinate columns" in str(e.value) and "columns found: id, address" in str(e.value)
+    assert "no coordinate columns" in str(e.value) and "unused columns: id, address" in str(e.value)
+    assert e.value.missing == ["lon", "lat"] and "--map lon=COLUMN" in str(e.value)
 
 
 # --- OpenStreetMap -------------------------------------------------------------------------------
@@ -637,13 +639,13 @@ def test_osm_tags_parsing_and_reversed_oneway():
         crs="EPSG:4326",
     )
     notes: list[str] = []
-    roads = gio.osm_roads(lines, notes)
+    roads = readers.osm_roads(lines, notes)
     assert list(roads["oneway"]) == [True, True, True, False]
     assert list(roads.geometry.iloc[0].coords) == [(1, 0), (0, 0)]  # reversed to travel direction
     assert roads["speed_kmh"].iloc[0] == pytest.approx(30 * 1.609344)
     assert math.isnan(roads["speed_kmh"].iloc[1]) and roads["speed_kmh"].iloc[2] == 40
     assert roads["lanes"].iloc[0] == 2 and pd.isna(roads["lanes"].iloc[2])
-    assert gio._parse_other_tags(lines["other_tags"].iloc[0])["note"] == 'say "hi"'
+    assert readers._parse_other_tags(lines["other_tags"].iloc[0])["note"] == 'say "hi"'
     assert any("reversed" in n for n in notes) and any("'none'" in n for n in notes)
 
 
