@@ -1,7 +1,7 @@
 """Feeds (geo/feeds.py): a watched folder ingested exactly once into the store.
 
-The crash and concurrency tests run the real ingester (``python -m geo.feeds``, what
-``cityops ingest`` calls) in subprocesses and kill it with SIGKILL; they run on SQLite and on a
+The crash and concurrency tests run the real ingester (``python -m geo.cli ingest``, what the
+``cityops ingest`` console script runs) in subprocesses and kill it with SIGKILL; they run on SQLite and on a
 real PostgreSQL + PostGIS server (tests/pg_server.py).
 """
 
@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import feeds
+from geo import cli, feeds
 from geo.feeds import FEEDS, feed_from_name, ingest_folder
 from geo.store import DELAY_ENV, open_store
 from tests.pg_server import backend_url, backends
@@ -355,15 +355,17 @@ def test_cli_exit_status(tmp_path: Path, inbox: Path, capsys: pytest.CaptureFixt
     with open_store(url) as st:
         st.register_layer("testing_sites", site_layer())
     write(inbox / "site_figures_1.csv", figures_csv([("s0", 10, 5, tt(30))]))
-    args = [str(inbox), "--store", url, "--once", "--settle", "0"]
-    assert feeds.main(args) == 0
+    args = ["ingest", str(inbox), "--store", url, "--once", "--settle", "0"]
+    assert cli.main(args) == 0
     assert "1 event(s) stored" in capsys.readouterr().out
     write(inbox / "site_figures_2.csv", figures_csv([("s7", 10, 5, tt(30))]))
-    assert feeds.main([*args, "--quiet"]) == 1  # something was quarantined: say so
+    assert cli.main([*args, "--quiet"]) == 1  # something was quarantined: say so
     assert "1 record(s) quarantined" in capsys.readouterr().out
-    assert feeds.main([str(inbox), "--store", "", "--once"]) == 1
+    assert cli.main(["ingest", str(inbox), "--store", "", "--once"]) == 1
     assert "no store given" in capsys.readouterr().err
-    assert feeds.main([str(inbox), "--store", "postgresql://x@127.0.0.1:1/db", "--once"]) == 1
+    assert (
+        cli.main(["ingest", str(inbox), "--store", "postgresql://x@127.0.0.1:1/db", "--once"]) == 1
+    )
     assert "cannot connect to postgresql://x@127.0.0.1:1/db" in capsys.readouterr().err
 
 
@@ -390,7 +392,7 @@ def start_ingester(inbox: Path, url: str, delay: float | None) -> subprocess.Pop
     env.pop(DELAY_ENV, None)
     if delay:
         env[DELAY_ENV] = str(delay)
-    cmd = [sys.executable, "-m", "geo.feeds", str(inbox), "--store", url, "--once"]
+    cmd = [sys.executable, "-m", "geo.cli", "ingest", str(inbox), "--store", url, "--once"]
     return subprocess.Popen(
         [*cmd, "--settle", "0"], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
