@@ -60,6 +60,7 @@ __all__ = [
     "Defaults",
     "FieldColumns",
     "apply",
+    "expected",
     "guess_columns",
     "markdown_table",
     "norm",
@@ -465,7 +466,7 @@ class ColumnsMissing(InputError):
         found = ", ".join(columns) or "none"
         problems = []
         for f in missing:
-            what = _expected(kind, f)
+            what = expected(kind, f)
             hint = f"--map {f}=COLUMN or choose the column on upload"
             if guesses.get(f):
                 hint += f" (best guess: {guesses[f]})"
@@ -480,7 +481,8 @@ class ColumnsMissing(InputError):
         super().__init__(problems=problems)
 
 
-def _expected(kind: str, f: str) -> str:
+def expected(kind: str, f: str) -> str:
+    """What a valid value of field ``f`` looks like (``lon``/``lat`` too), for messages."""
     if f in ("lon", "lat"):
         return f"{'longitude' if f == 'lon' else 'latitude'} in degrees"
     return SCHEMAS[kind].field(f).expected()
