@@ -563,7 +563,8 @@ def _plan(
                 taken.add(col)
                 break
     renames = {col: f for f, col in by_field.items()}
-    used = [(col, f, how[f]) for f, col in by_field.items() if how[f] or col != f]
+    # a column named like its field but for case or spacing ('Name') is not worth a note
+    used = [(col, f, how[f]) for f, col in by_field.items() if how[f]]
     return renames, used
 
 
@@ -748,6 +749,8 @@ def guess_columns(
             if dtype != "str" and fit < 0.8:
                 continue
             similar = max(difflib.SequenceMatcher(None, norm(col), n).ratio() for n in names)
+            if dtype == "str" and similar < 0.5:
+                continue  # any column is text: only a name that looks alike says anything
             score = similar + 0.5 * fit
             if f in ("lon", "lat") and fit:
                 values = pd.to_numeric(frame[col], errors="coerce").abs()

@@ -248,19 +248,21 @@ def _csv_line_numbers(text: str, sep: str) -> list[int]:
 
 def read_excel(src: Src, o: ReadOptions) -> gpd.GeoDataFrame:
     """The sheet named like the layer kind (or its title), else the first sheet with data, of an
-    ``.xlsx`` (openpyxl) or ``.xls`` (xlrd) workbook, read as a table."""
+    ``.xlsx`` (openpyxl) or ``.xls`` (python-calamine: pandas deprecates xlrd) workbook, read as
+    a table."""
     assert src.path is not None
     xls = src.path.suffix.lower() == ".xls" or src.head.startswith(b"\xd0\xcf\x11\xe0")
     if not xls:
         _check_zip(src, o, "Excel workbook (.xlsx)")
-    engine = "xlrd" if xls else "openpyxl"
+    engine = "calamine" if xls else "openpyxl"
+    package = "python-calamine" if xls else "openpyxl"
     try:
         book = pd.ExcelFile(src.path, engine=engine)
     except ImportError as exc:
         raise InputError(
-            f"reading {'.xls' if xls else '.xlsx'} files needs the {engine} package",
+            f"reading {'.xls' if xls else '.xlsx'} files needs the {package} package",
             file=src.name,
-            expected=f"pip install {engine} (or save the sheet as CSV)",
+            expected=f"pip install {package} (or save the sheet as CSV)",
         ) from exc
     except Exception as exc:  # noqa: BLE001 - openpyxl/xlrd raise many types for bad files
         raise InputError(
@@ -275,7 +277,9 @@ def read_excel(src: Src, o: ReadOptions) -> gpd.GeoDataFrame:
         frames = {}
         for sheet in named or sheets:
             try:
-                df = book.parse(sheet, dtype=object, header=0, nrows=o.max_features + 1)
+                df = pd.read_excel(
+                    book, sheet_name=sheet, dtype=object, header=0, nrows=o.max_features + 1
+                )
             except Exception as exc:  # noqa: BLE001 - as above
                 raise InputError(
                     f"cannot read sheet '{sheet}': {cause(exc, src)}",
