@@ -862,7 +862,7 @@ def test_data_notes_say_which_columns_were_recognised_and_what_was_filled_in():
 
 
 def test_scenario_defaults_fill_per_lane_and_missing_ids_are_generated():
-    data = "name,lon,lat,lanes,per_lane_per_h\nA,121.66,31.14,2,\nB,121.67,31.14,3,90\n".encode()
+    data = b"name,lon,lat,lanes,per_lane_per_h\nA,121.66,31.14,2,\nB,121.67,31.14,3,90\n"
     layer, report = gio.read_layer(
         data, "testing_sites", name="s.csv", defaults={"per_lane_per_h": 120}
     )
