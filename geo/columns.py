@@ -786,6 +786,9 @@ def markdown_table() -> str:
                 ", ".join(f"`{a.name}`" for a in spec.aliases if a.family == fam) or "–"
                 for fam in FAMILIES
             )
-            doc = (spec.parse.__doc__ or "").strip().split("\n")[0] if spec.parse else ""
+            doc = ""
+            if spec.parse is not None:  # the parser's first paragraph, in Markdown
+                para = (spec.parse.__doc__ or "").strip().split("\n\n")[0]
+                doc = " ".join(line.strip() for line in para.splitlines()).replace("``", "`")
             rows.append(f"| {kind} | `{f}` | {required} | {names} | {doc} |")
     return "\n".join(rows) + "\n"
