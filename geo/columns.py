@@ -431,8 +431,9 @@ def scenario_defaults(settings: Any) -> dict[str, Any]:
     """The defaults a scenario's settings give (a :class:`geo.scenario.Settings` or a dict)."""
     get = settings.get if isinstance(settings, Mapping) else lambda k: getattr(settings, k, None)
     out = project_defaults()
-    if get("per_lane_per_h") is not None:
-        out["per_lane_per_h"] = float(get("per_lane_per_h"))
+    per_lane = get("per_lane_per_h")
+    if per_lane is not None:
+        out["per_lane_per_h"] = float(per_lane)
     now = get("now")
     if now:
         try:
@@ -557,10 +558,10 @@ def _plan(
         if f in by_field:
             continue
         for alias in spec.aliases:
-            col = next((c for c in columns if c not in taken and normed[c] == alias.name), None)
-            if col is not None:
-                by_field[f], how[f] = col, alias.family
-                taken.add(col)
+            found = next((c for c in columns if c not in taken and normed[c] == alias.name), None)
+            if found is not None:
+                by_field[f], how[f] = found, alias.family
+                taken.add(found)
                 break
     renames = {col: f for f, col in by_field.items()}
     # a column named like its field but for case or spacing ('Name') is not worth a note

@@ -311,7 +311,7 @@ def _excel_text(v: Any) -> str | None:
         return None
     if isinstance(v, bool | np.bool_):
         return "true" if v else "false"
-    if isinstance(v, float | np.floating) and float(v).is_integer() and abs(v) < 2**53:
+    if isinstance(v, float | np.floating) and float(v).is_integer() and abs(float(v)) < 2**53:
         return str(int(v))
     if isinstance(v, pd.Timestamp | dt.datetime):
         return pd.Timestamp(v).isoformat()
@@ -429,7 +429,9 @@ def _table_points(
             v = raw.iloc[i]
             msg = "coordinate is missing" if not _present(v) else f"{excerpt(v)} is not a number"
             problems.append(
-                Problem(msg, file, _row_label(df, labels, i), col, f"{what} as a decimal number")
+                Problem(
+                    msg, file, _row_label(df, labels, int(i)), col, f"{what} as a decimal number"
+                )
             )
             bad[i] = True
         coords.append(values.to_numpy(dtype=float))
@@ -451,7 +453,7 @@ def _table_wkt(
             Problem(
                 f"{excerpt(text[i], 60)} is not WKT",
                 file,
-                _row_label(df, labels, i),
+                _row_label(df, labels, int(i)),
                 col,
                 "a WKT geometry such as POINT (121.66 31.14) or POLYGON ((...))",
             )
