@@ -11,9 +11,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import io, live, mapview, report, situation
+from geo import io, mapview, report, situation
 from geo import scenario as scen
-from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
 from geo.ui import (
     catchment_panel,
@@ -23,15 +22,9 @@ from geo.ui import (
     staging_panel,
     state,
     timeline_panel,
+    upload_panel,
     urlstate,
 )
-
-DATUMS = {
-    "WGS-84 (GPS, OpenStreetMap)": "wgs84",
-    "GCJ-02 (Amap/Gaode, Tencent)": "gcj02",
-    "BD-09 (Baidu)": "bd09",
-}
-UPLOAD_TYPES = ["geojson", "json", "gpkg", "zip", "csv", "pbf"]
 
 CSS = """
 <style>
@@ -75,7 +68,7 @@ def render() -> None:
 
     with st.sidebar:
         _views_link()
-        _upload_panel(sc)
+        upload_panel.render(sc)
         crowd_panel.controls(sc)
         _export_panel(sc)
         _data_notes(sc)
@@ -234,74 +227,6 @@ def _data_age(sc: scen.Scenario) -> None:
         parts = [f"{k.replace('_', ' ')} {v:,.0f} min" for k, v in sorted(ages.items())]
         src = "live store" if state.store() is not None else "scenario files"
         st.caption(f"Data age ({src}): " + " · ".join(parts))
-
-
-def _upload_panel(sc: scen.Scenario) -> None:
-    st.header("Load a layer")
-    with st.form("upload", clear_on_submit=False):
-        kind = st.selectbox("Layer", LAYER_KINDS, format_func=lambda k: SCHEMAS[k].title)
-        file = st.file_uploader(
-            "File",
-            type=UPLOAD_TYPES,
-            help="GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat "
-            "columns, or OpenStreetMap .osm.pbf (roads)",
-        )
-        datum = st.selectbox(
-            "Coordinates",
-            list(DATUMS),
-            help="Chinese map providers publish "
-            "offset coordinates; they are converted to WGS-84 on read.",
-        )
-        swap = st.checkbox("Latitude and longitude are swapped")
-        assume = st.text_input("CRS if the file declares none", placeholder="e.g. EPSG:4326")
-        mode = st.radio("Existing features", ["replace", "append"], horizontal=True)
-        submitted = st.form_submit_button("Add to map", type="primary")
-    if submitted:
-        if file is None:
-            st.warning("Choose a file first.")
-        else:
-            _apply_upload(
-                sc,
-                kind,
-                file.name,
-                file.getvalue(),
-                DATUMS[datum],
-                swap,
-                assume.strip() or None,
-                mode,
-            )
-    for line in state.upload_log()[-5:]:
-        st.caption(line)
-
-
-def _apply_upload(sc, kind, name, data, datum, swap, assume, mode) -> None:
-    try:
-        gdf, report = io.read_layer(
-            data,
-            kind,
-            name=name,
-            datum=datum,
-            swap_xy=swap,
-            assume_crs=assume,
-            tz=sc.settings.timezone,
-        )
-        new = sc.with_layer(kind, gdf, report, mode=mode)
-    except InputError as exc:
-        st.error(f"**{name} was not loaded; the scenario is unchanged.**\n\n{exc}")
-        return
-    except Exception as exc:  # never a traceback in the UI; the message still names the file
-        st.error(
-            f"**{name} was not loaded; the scenario is unchanged.**\n\n"
-            f"Unexpected problem reading it: {type(exc).__name__}: {exc}"
-        )
-        return
-    st_ = state.store()
-    if st_ is not None and kind in live.LIVE_LAYERS:
-        st_.register_layer(kind, gdf, source=name)  # feeds and other screens see it too
-    state.replace(new)
-    state.remember(report)
-    st.success(report.summary())
-    st.rerun()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
