@@ -134,8 +134,10 @@ def test_replay_speed_holds_and_pause_stops_on_the_time_shown(browser, app_serve
                 last = m
             page.wait_for_timeout(100)
         changes = samples[1:]  # the first sample is the start, not a change
-        assert len(changes) >= 8, samples
+        # A loaded machine draws fewer frames, but each shows the time the speed says.
+        assert len(changes) >= 4, samples
         (ta, ma), (tb, mb) = changes[0], changes[-1]
+        assert tb - ta >= 6, samples
         speed = (mb - ma) / (tb - ta)
         assert abs(speed - 5.0) / 5.0 <= 0.10, (speed, samples)
         # read the clock and press Pause in one go, as a person does
