@@ -203,7 +203,7 @@ def cordon(
         incidents=sel,
         crs=crs,
     )
-    summary = {
+    summary: cordon_mod.CordonSummary = {
         "by": by,
         "unit": unit,
         "mode": mode if by == "network" else None,
@@ -323,7 +323,7 @@ def _cached(kind: str, key: str, make: Callable[[], T]) -> T:
     hit = _PLANS.get((kind, key))
     if hit is not None:
         _PLANS.move_to_end((kind, key))
-        return hit  # type: ignore[no-any-return]  # stored by this function with its type
+        return hit
     value = make()
     _PLANS[(kind, key)] = value
     while len(_PLANS) > _PLANS_KEPT:

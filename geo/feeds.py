@@ -752,7 +752,7 @@ def _partial_events(
                     " or ".join(feed.needs) + " (a value to record)",
                 )
             )
-        if probs:
+        if probs or t is None or ident is None:
             bad[r.index] = probs
             continue
         if feed.event_kind == "crowd_count":
@@ -1126,7 +1126,8 @@ def ingest_folder(
                 time.sleep(settle_s)
                 stats = look()
             now = time.monotonic()
-            ready, waiting = [], []
+            ready: list[Path] = []
+            waiting: list[Path] = []
             for p in stats:
                 stable = settle_s <= 0 or now - since[p][1] >= settle_s
                 (ready if stable else waiting).append(p)

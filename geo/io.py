@@ -314,9 +314,8 @@ def _opened(source: Source, name: str | None, max_bytes: int) -> Iterator[_Src]:
         declared = getattr(source, "size", None)  # Streamlit's UploadedFile knows its size
         if isinstance(declared, int) and declared > max_bytes:
             _too_big(shown, declared, max_bytes)
-        data = source.read(max_bytes + 1)
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        got = source.read(max_bytes + 1)
+        data = got.encode("utf-8") if isinstance(got, str) else bytes(got)
     else:
         raise TypeError(f"cannot read a layer from {type(source).__name__}")
     if len(data) > max_bytes:
@@ -488,7 +487,7 @@ def _too_long_in_json(src: _Src, lim: Limits) -> Problem | None:
     return None
 
 
-def _top_level_ids(src: _Src) -> list[str] | None:
+def _top_level_ids(src: _Src) -> list[str | None] | None:
     raw = src.data if src.data is not None else src.path.read_bytes()  # type: ignore[union-attr]
     try:
         obj = json.loads(raw.decode("utf-8-sig"))

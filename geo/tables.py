@@ -71,9 +71,9 @@ SPECS: dict[str, dict[str, Column]] = {
 
 def clock(t: object, tz: str | None = None) -> str:
     """A time as a person reads it on a night's board: ``Sun 23:00`` ("–" when missing)."""
-    if t is None or (not isinstance(t, str) and pd.isna(t)):  # type: ignore[arg-type]
+    if t is None or (not isinstance(t, str) and pd.isna(t)):
         return "–"
-    ts = pd.Timestamp(t)  # type: ignore[arg-type]
+    ts = pd.Timestamp(t)
     if tz is not None and ts.tzinfo is not None:
         ts = ts.tz_convert(tz)
     return f"{ts:%a %H:%M}"

@@ -8,6 +8,7 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -173,7 +174,7 @@ def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
         "On the map",
         list(names),
         default=[k for k in names if k not in hidden],
-        format_func=names.get,
+        format_func=lambda k: str(names[k]),
         help="Kept in the page's address: a reload or a shared link shows the same layers. "
         "The switcher on the map is for a quick look.",
     )
@@ -212,7 +213,7 @@ def _kpi_tiles(sc: scen.Scenario) -> None:
     cols[4].metric("Tests per hour", f"{k['tests_per_hour']:,.0f}")
 
 
-def _replay_tiles(f: dict, t) -> None:
+def _replay_tiles(f: situation.ReplayFigures, t: pd.Timestamp) -> None:
     cols = st.columns(5)
     cols[0].metric("Replay time", f"{t:%H:%M}")
     cols[1].metric("Tested", f"{f['tested']:,.0f}")

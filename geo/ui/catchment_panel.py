@@ -36,16 +36,22 @@ def controls(sc: Scenario) -> None:
     URL.seed(K["iso"], "iso", urlstate.as_bool, False)
     URL.seed(K["scope"], "scope", analyses.scope_key, "held", choices=SCOPES)
     with st.form("catchments"):
-        st.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key=K["kind"])
+        st.selectbox(
+            "Kind", list(KIND_LABELS), format_func=lambda k: str(KIND_LABELS[k]), key=K["kind"]
+        )
         st.radio(
-            "Mode", list(MODE_LABELS), format_func=MODE_LABELS.get, horizontal=True, key=K["mode"]
+            "Mode",
+            list(MODE_LABELS),
+            format_func=lambda k: str(MODE_LABELS[k]),
+            horizontal=True,
+            key=K["mode"],
         )
         st.select_slider("Demand cell (m)", CELLS_M, key=K["cell"])
         st.checkbox("Show isochrones (5/10/15/30 min)", key=K["iso"])
         st.radio(
             "Demand",
             list(SCOPES),
-            format_func=SCOPES.get,
+            format_func=lambda k: str(SCOPES[k]),
             key=K["scope"],
             help="The people to test: those the standing plan holds (its lockdown zone and the "
             "venues its incidents close, as on the wall), or everyone in the crowd zones.",

@@ -97,7 +97,11 @@ def controls(sc: Scenario) -> None:
     URL.seed(K["foot"], "foot", urlstate.as_bool, True)
     # Outside the form: changing it reruns the panel, so the rings can follow the unit.
     st.selectbox(
-        "Drawn by", list(BY_LABELS), format_func=BY_LABELS.get, key=K["by"], on_change=_unit_changed
+        "Drawn by",
+        list(BY_LABELS),
+        format_func=lambda k: str(BY_LABELS[k]),
+        key=K["by"],
+        on_change=_unit_changed,
     )
     with st.form("cordon"):
         st.multiselect(

@@ -122,7 +122,7 @@ def pending_form(sc: scen.Scenario) -> None:
         role = st.selectbox(
             f"Shape {i + 1} ({shape_text}) is",
             roles,
-            format_func=drawing.ROLES.get,
+            format_func=lambda k: str(drawing.ROLES[k]),
             key=f"new-drawing-role-{i}",
         )
         with st.form(f"new-drawing-{i}", border=True):

@@ -55,19 +55,22 @@ def controls(sc: Scenario) -> None:
     st.selectbox(
         "Resource",
         list(analyses.RESOURCES),
-        format_func=analyses.RESOURCES.get,
+        format_func=lambda k: str(analyses.RESOURCES[k]),
         key=K["resource"],
         on_change=_resource_changed,
     )
     with st.form("staging"):
         st.selectbox(
-            "Goal", list(OBJECTIVE_LABELS), format_func=OBJECTIVE_LABELS.get, key=K["goal"]
+            "Goal",
+            list(OBJECTIVE_LABELS),
+            format_func=lambda k: str(OBJECTIVE_LABELS[k]),
+            key=K["goal"],
         )
         st.number_input("How many (k)", 1, 50, key=K["k"])
         st.number_input("T (minutes)", 1, 180, key=K["T"])
         st.radio("Travel", ["walk", "drive"], horizontal=True, key=K["mode"])
         st.number_input("Lanes per mobile team", 1, 40, key=K["lanes"])
-        st.radio("Demand", list(SCOPES), format_func=SCOPES.get, key=K["scope"])
+        st.radio("Demand", list(SCOPES), format_func=lambda k: str(SCOPES[k]), key=K["scope"])
         run = st.form_submit_button("Suggest sites")
     ss = st.session_state
     p = {k: ss[K[k]] for k in K}
@@ -242,8 +245,9 @@ def compare(sc: Scenario) -> None:
         missing = next(s for s in SLOTS if not plans[s])
         st.caption(f"Plan {missing} is empty: run another plan and keep it as plan {missing}.")
     table, sites = (None, None)
-    if all(plans.values()):
-        table, sites = analyses.compare_plans(plans["A"]["result"], plans["B"]["result"])
+    plan_a, plan_b = plans["A"], plans["B"]
+    if plan_a is not None and plan_b is not None:
+        table, sites = analyses.compare_plans(plan_a["result"], plan_b["result"])
     cols = st.columns(len(SLOTS))
     for col, slot in zip(cols, SLOTS):
         kept = plans[slot]
@@ -275,7 +279,7 @@ def compare(sc: Scenario) -> None:
                 st.session_state.pop(f"plan_{slot}", None)
                 _slot_url(slot).clear()
                 st.rerun()
-    if table is not None:
+    if table is not None and sites is not None:
         shown = table.copy()
         for c in ("A", "B", "B - A"):
             shown[c] = shown[c].map(_cell)

@@ -54,9 +54,8 @@ def night(sc: Scenario) -> timeline.Replay | None:
     store = state.store()
     if store is not None:
         # Re-read once per refresh period, not on every play tick (it reads the event log).
-        kept = st.session_state.get("replay_recording")
-        fresh = kept and time.monotonic() - kept[0] < (state.refresh_s() or 10.0)
-        if not fresh:
+        kept: tuple[float, recording.Recording] | None = st.session_state.get("replay_recording")
+        if kept is None or time.monotonic() - kept[0] >= (state.refresh_s() or 10.0):
             kept = (time.monotonic(), recording.record(state.scenario_of_session(), store))
             st.session_state["replay_recording"] = kept
         return kept[1]
@@ -156,17 +155,12 @@ def bar(tl, events: bool = True) -> pd.Timestamp:
         key="replay_speed",
         format_func=lambda v: f"{v} min/s",
     )
-    common = {
-        "min_value": _naive(start),
-        "max_value": _naive(end),
-        "step": timedelta(minutes=1),
-        "format": "ddd HH:mm",
-    }
+    lo, hi, step = _naive(start), _naive(end), timedelta(minutes=1)
     if playing:
-        c_slider.slider("Replay time", value=_naive(t), disabled=True, **common)
+        c_slider.slider("Replay time", lo, hi, _naive(t), step, format="ddd HH:mm", disabled=True)
     else:
         ss[SLIDER] = ss[SLIDER_SET] = _naive(t)
-        c_slider.slider("Replay time", key=SLIDER, **common)
+        c_slider.slider("Replay time", lo, hi, step=step, format="ddd HH:mm", key=SLIDER)
     if events:
         _events(tl, t)
     return t

@@ -88,7 +88,7 @@ class Panel:
         """
         if widget not in st.session_state:
             st.session_state[widget] = self.get(name, parse, default, choices=choices)
-        return st.session_state[widget]  # type: ignore[no-any-return]
+        return st.session_state[widget]
 
     def set(self, params: Mapping[str, Any]) -> None:
         """Replace the panel's parameters with ``params`` (None values are left out)."""

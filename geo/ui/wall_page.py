@@ -75,7 +75,8 @@ def _screen() -> None:
         _bar(sc.name, t, replay=True)
         timeline_panel.bar(tl, events=False)
         sc = tl.at(t)
-        now, figs = t, tl.figures(t)
+        now = t
+        figs: situation.WallFigures = tl.figures(t)
         extra = timeline_panel.cordon_layers(tl, t)
         # A replay is simulated: its layers are as old as the simulation says, not stale.
         alerts = situation.alerts(sc, now, figures=figs, stale_after_min=float("inf"))
@@ -157,7 +158,7 @@ def _tile(label: str, value: str, cls: str = "", detail: str = "") -> str:
     )
 
 
-def _tiles(f: dict) -> None:
+def _tiles(f: situation.WallFigures) -> None:
     finish, deadline = f["finish_at"], f["deadline"]
     short = f["untested_by_deadline"] or 0.0
     late = (finish is not None and deadline is not None and finish > deadline) or short > 0.5

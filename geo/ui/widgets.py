@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -11,6 +11,8 @@ import streamlit as st
 from geo import tables
 
 __all__ = ["metric_grid", "plain", "table"]
+
+DeltaColor = Literal["normal", "inverse", "off"]
 
 # Characters that Markdown (as Streamlit renders it) reads as markup, and "<" for raw HTML.
 _MARKDOWN = set("\\`*_{}[]()#+-.!|<>~$:")
@@ -31,7 +33,7 @@ def metric_grid(items: Sequence[tuple[Any, ...]], per_row: int = 2) -> None:
         for col, item in zip(cols, items[start : start + per_row]):
             label, value, *rest = item
             delta = rest[0] if rest else None
-            color = rest[1] if len(rest) > 1 else "normal"
+            color: DeltaColor = rest[1] if len(rest) > 1 else "normal"
             col.metric(label, value, delta, delta_color=color)
 
 
