@@ -211,8 +211,11 @@ class Legend(MacroElement):
         (function () {
             var legend = L.control({position: 'bottomright'});
             legend.onAdd = function () {
-                var div = L.DomUtil.create('div', 'co-legend');
+                // A <details>: open on a screen, folded to its title on a phone.
+                var div = L.DomUtil.create('details', 'co-legend');
                 div.innerHTML = {{ this.html|tojson }};
+                if (window.innerWidth > 600) div.setAttribute('open', '');
+                L.DomEvent.disableClickPropagation(div);
                 return div;
             };
             legend.addTo({{ this._parent.get_name() }});
@@ -227,7 +230,7 @@ class Legend(MacroElement):
             f"{html.escape(label)}</div>"
             for c, label in items
         )
-        self.html = f"<b>{html.escape(title)}</b>{rows}"
+        self.html = f"<summary><b>{html.escape(title)}</b></summary>{rows}"
 
 
 def _page_css(theme: str) -> str:
@@ -236,7 +239,8 @@ def _page_css(theme: str) -> str:
     .leaflet-container {{ background: {t["background"]}; font: 15px/1.35 system-ui, sans-serif; }}
     .co-legend {{ background: {t["panel"]}; color: {t["text"]}; padding: 8px 10px;
         border-radius: 6px; font-size: 14px; line-height: 1.5; max-width: 240px; }}
-    .co-legend b {{ display: block; margin-bottom: 4px; }}
+    .co-legend b {{ display: inline; }}
+    .co-legend summary {{ cursor: pointer; margin-bottom: 4px; }}
     .co-swatch {{ display: inline-block; width: 14px; height: 14px; margin-right: 6px;
         vertical-align: -2px; border: 1px solid rgba(0,0,0,.4); }}
     .co-tip table {{ border-collapse: collapse; margin-top: 3px; }}

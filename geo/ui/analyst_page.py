@@ -29,7 +29,19 @@ from geo.ui import (
 
 CSS = """
 <style>
-[data-testid="stMetricValue"] { font-size: 2.6rem; font-weight: 700; }
+/* A figure is sized by its own column, so a narrow column (a tablet, the results beside the
+   map) shows it whole instead of "27..."; labels wrap. */
+[data-testid="stMetric"] { container-type: inline-size; }
+[data-testid="stMetricValue"] { font-size: clamp(0.95rem, 15cqi, 2.6rem); font-weight: 700; }
+[data-testid="stMetricValue"] > div { overflow: visible; text-overflow: clip; }
+[data-testid="stMetricLabel"] p { white-space: normal; }
+/* Below 1200 px (tablets) the results go under the map instead of beside it. */
+@media (max-width: 1200px) {
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-co-results) {
+    flex-wrap: wrap; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-co-results)
+    > [data-testid="stColumn"] { min-width: 100%; flex: 1 1 100%; }
+}
 [data-testid="stMetricLabel"] p { font-size: 1.05rem; }
 .block-container { padding-top: 1.2rem; padding-bottom: 0.5rem; }
 </style>
@@ -53,7 +65,7 @@ def render() -> None:
     c_map, c_side = st.columns([2.3, 1], gap="medium")
     with c_map:
         st.fragment(run_every=timeline_panel.run_every(state.refresh_s()))(_live_view)()
-    with c_side:
+    with c_side, st.container(key="co-results"):
         if drawing_panel.active() and not timeline_panel.active():
             drawing_panel.pending_form(sc)
         for key in state.results_order(list(RESULT_PANELS)):
