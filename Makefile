@@ -27,6 +27,7 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m pytest --doctest-modules geo --ignore=geo/ui -q -p no:cacheprovider
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: $(VENV)/.installed-test

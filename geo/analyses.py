@@ -203,7 +203,7 @@ def cordon(
         incidents=sel,
         crs=crs,
     )
-    summary = {
+    summary: cordon_mod.CordonSummary = {
         "by": by,
         "unit": unit,
         "mode": mode if by == "network" else None,
@@ -323,7 +323,7 @@ def _cached(kind: str, key: str, make: Callable[[], T]) -> T:
     hit = _PLANS.get((kind, key))
     if hit is not None:
         _PLANS.move_to_end((kind, key))
-        return hit  # type: ignore[no-any-return]  # stored by this function with its type
+        return hit
     value = make()
     _PLANS[(kind, key)] = value
     while len(_PLANS) > _PLANS_KEPT:
@@ -586,9 +586,13 @@ def stage(
         )
     chosen = np.asarray(plan.sites, dtype=int)
     after_cost = np.hstack([existing, cost[:, chosen]]) if len(chosen) else existing
+    chosen_sites = staging.plan_to_geodataframe(plan, cand, pts)
+    if "name" in cand.columns and "name" not in chosen_sites.columns:
+        names = cand.set_index(cand["id"].astype(str))["name"]
+        chosen_sites.insert(2, "name", chosen_sites["candidate_id"].astype(str).map(names))
     return Staging(
         plan=plan,
-        sites=staging.plan_to_geodataframe(plan, cand, pts),
+        sites=chosen_sites,
         before=_coverage_stats(existing, w, within_min),
         after=_coverage_stats(after_cost, w, within_min),
         demand=pts,

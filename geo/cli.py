@@ -6,17 +6,26 @@ Exit status: 0 success, 1 bad input (the message says which file, feature and fi
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from geo import analyses, io
+from geo import analyses, columns, io
 from geo import scenario as scen
 from geo.constants import DEFAULT_RINGS_M
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS
 
+__all__ = ["STORE_ENV", "build_parser", "crowd_aggregate", "main"]
+
 Command = Callable[[argparse.Namespace], int]
+
+#: The operations store's URL when ``--store`` is not given (also read by the app).
+STORE_ENV = "CITYOPS_STORE"
 
 
 def _add_read_options(p: argparse.ArgumentParser) -> None:
@@ -29,19 +38,120 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crs", dest="assume_crs", help="CRS to assume when the file declares none")
     p.add_argument("--swap-xy", action="store_true", help="the file has lat/lon swapped")
     p.add_argument("--tz", default="Asia/Shanghai", help="zone for times written without one")
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="FIELD=COLUMN,...",
+        help="which column holds a field, e.g. --map name=名称,lanes=车道数 (also lon=, lat=); "
+        "known aliases (OSM tags, English variants, Chinese headers) need none",
+    )
+    p.add_argument(
+        "--scenario",
+        help="scenario folder, scenario.json or 'demo' whose settings give the defaults "
+        "(per_lane_per_h, the date of times of day); default: the project's",
+    )
+
+
+def _read_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`geo.io.read_layer` that the read options give."""
+    return {
+        "datum": args.datum,
+        "assume_crs": args.assume_crs,
+        "swap_xy": args.swap_xy,
+        "tz": args.tz,
+        "mapping": columns.parse_mapping(args.map),
+        "defaults": _defaults(args.scenario),
+    }
+
+
+def _defaults(where: str | None) -> dict[str, Any] | None:
+    if where is None:
+        return None
+    if where == "demo":
+        return columns.scenario_defaults(scen.demo().settings)
+    path = Path(where)
+    file = path / scen.SETTINGS_FILE if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot read the scenario's settings ({exc})",
+            file=str(file),
+            field="--scenario",
+            expected="a scenario folder with scenario.json, or the scenario.json file",
+        ) from exc
+    return columns.scenario_defaults(scen.Settings.from_dict(data, source=str(file)))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    _, report = io.read_layer(
-        args.file,
-        args.layer,
-        datum=args.datum,
-        assume_crs=args.assume_crs,
-        swap_xy=args.swap_xy,
-        tz=args.tz,
-    )
+    _, report = io.read_layer(args.file, args.layer, **_read_args(args))
     print(f"OK {report.summary()}")
     return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """``cityops ingest``: 0 when every file went in whole, 1 when anything was rejected.
+
+    A store error while watching (database gone) ends the run with a traceback; every file is
+    atomic, so a supervisor (systemd, a container restart policy) can simply start it again.
+    """
+    from geo import feeds  # the store needs psycopg only for PostGIS URLs
+    from geo.store import StoreError, open_store
+
+    if not args.store:
+        raise InputError("no store given", field="--store", expected=f"--store URL or ${STORE_ENV}")
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(msg, flush=True)
+
+    try:
+        store = open_store(args.store)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        summary = feeds.ingest_folder(
+            args.folder,
+            store,
+            once=args.once,
+            poll_s=args.poll,
+            settle_s=args.settle,
+            datum=args.datum,
+            log=log,
+        )
+    finally:
+        store.close()
+    print(summary.summary(), flush=True)
+    return 1 if summary.rejected or summary.quarantined else 0
+
+
+def _add_ingest_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "ingest",
+        help="ingest feed files dropped in a folder into the operations store",
+        description="Ingest the feed files dropped in a folder (GeoJSON or CSV) into the "
+        "operations store, each exactly once; bad records are quarantined in rejected/.",
+    )
+    p.add_argument("folder", help="the inbox folder (processed/ and rejected/ go inside it)")
+    p.add_argument(
+        "--store",
+        default=os.environ.get(STORE_ENV),
+        help=f"store URL: sqlite:///ops.sqlite or postgresql://... (default: ${STORE_ENV})",
+    )
+    p.add_argument("--once", action="store_true", help="one pass, then exit (else keep watching)")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between looks (watching)")
+    p.add_argument(
+        "--settle", type=float, default=1.0, help="seconds a file must stay unchanged to be taken"
+    )
+    p.add_argument(
+        "--datum",
+        choices=["wgs84", "gcj02", "bd09"],
+        default="wgs84",
+        help="coordinates from Amap/Tencent (gcj02) or Baidu (bd09) are converted",
+    )
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.set_defaults(func=cmd_ingest)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -121,12 +231,10 @@ def cmd_cordon(args: argparse.Namespace) -> int:
 
 
 def cmd_crowd_aggregate(args: argparse.Namespace) -> int:
-    from geo import crowd
-
     options = {
         k: v for k, v in (("lon", args.lon), ("lat", args.lat), ("weight", args.weight)) if v
     }
-    return crowd.cli_crowd_aggregate(
+    return crowd_aggregate(
         args.input,
         args.cell,
         args.out,
@@ -137,6 +245,99 @@ def cmd_crowd_aggregate(args: argparse.Namespace) -> int:
         observed_at=args.observed_at,
         **options,
     )
+
+
+def crowd_aggregate(
+    input: str | os.PathLike[str],  # noqa: A002 - the CLI's own word
+    cell_m: float,
+    out: str | os.PathLike[str],
+    scheduler: object = None,
+    *,
+    show_progress: bool = True,
+    observed_at: object = None,
+    **options: Any,
+) -> int:
+    """``cityops crowd aggregate INPUT --cell 100 --out grid.gpkg [--scheduler ADDRESS]``.
+
+    Parameters
+    ----------
+    input : a GeoParquet/Parquet or CSV file of points.
+    cell_m : cell size in metres.
+    out : output .gpkg or .geojson.
+    scheduler : ``None`` for the single-machine path; ``"local"`` for a dask LocalCluster;
+        the address of a running dask scheduler (``tcp://host:8786``), or a ``Client``.
+    show_progress : draw a progress bar on stderr.
+    observed_at, **options : as for :func:`geo.crowd.aggregate_grid`.
+
+    Returns
+    -------
+    0 on success (bad input raises InputError, which :func:`main` turns into exit status 1).
+    """
+    from geo import crowd
+
+    t0 = time.perf_counter()
+    progress, close = _progress_bar("reading") if show_progress else (None, _nothing)
+    try:
+        if scheduler:
+            from geo import crowd_dask
+
+            grid = crowd_dask.aggregate_grid_dask(
+                input,
+                cell_m,
+                scheduler=scheduler,
+                observed_at=observed_at,
+                progress=progress,
+                **options,
+            )
+        else:
+            grid = crowd.aggregate_grid(
+                input, cell_m, observed_at=observed_at, progress=progress, **options
+            )
+    finally:
+        close()
+    path = crowd.write_layer(grid, out)
+    s = grid.attrs.get("crowd", {})
+    print(
+        f"wrote {path}: {len(grid)} cells of {crowd.check_cell(cell_m):g} m, "
+        f"{s.get('people', float(grid['people'].sum())):,.0f} people from "
+        f"{s.get('points_used', 0):,} points"
+        + (f" ({s['skipped_rows']:,} bad rows skipped)" if s.get("skipped_rows") else "")
+        + f" in {time.perf_counter() - t0:.1f} s",
+        file=sys.stdout,
+    )
+    return 0
+
+
+def _nothing() -> None:
+    return None
+
+
+def _progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A stderr progress bar (tqdm if installed) fed by the library's ``progress(done, total)``
+    callback, and a function that closes it."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is optional
+
+        def plain(done: int, total: int) -> None:
+            print(f"\r{label}: {100 * done / max(total, 1):5.1f} %", end="", file=sys.stderr)
+
+        return plain, lambda: print(file=sys.stderr)
+
+    bar = tqdm(
+        total=100,
+        desc=label,
+        unit="%",
+        file=sys.stderr,
+        leave=True,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+    )
+
+    def update(done: int, total: int) -> None:
+        pct = 100.0 * done / max(total, 1)
+        bar.update(max(pct - bar.n, 0.0))
+
+    return update, bar.close
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
@@ -285,9 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same city)")
     p.set_defaults(func=cmd_demo_city)
 
-    from geo import feeds  # the store needs psycopg only for PostGIS URLs
-
-    feeds.add_ingest_parser(sub)
+    _add_ingest_parser(sub)
     return parser
 
 

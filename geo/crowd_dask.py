@@ -52,7 +52,18 @@ import shapely
 from pyproj import CRS
 
 from geo import crowd
+from geo.constants import WGS84
+from geo.crowd import clean, read
 from geo.errors import InputError, Problem
+
+__all__ = [
+    "DEFAULT_BLOCKSIZE",
+    "DEFAULT_PARTITION_ROWS",
+    "aggregate_grid_dask",
+    "aggregate_zones_dask",
+    "assign_to_catchments_dask",
+    "dask_client",
+]
 
 DEFAULT_BLOCKSIZE = 64 * 1024 * 1024  # bytes of CSV per task
 # Rows per Parquet/frame task: smaller than the single path's chunks, so that a few workers get
@@ -147,7 +158,7 @@ class _PartResult:
     used: int = 0
     skipped: int = 0
     people: float = 0.0
-    bad: Any = None  # crowd._Bad with rows relative to the partition, when on_bad="raise"
+    bad: Any = None  # clean._Bad with rows relative to the partition, when on_bad="raise"
     error: str | None = None
     partial: Any = None
 
@@ -160,15 +171,15 @@ def _read_part(part: _Part, data: Any, opts: crowd.ReadOptions) -> tuple[crowd.P
         row_groups, cols, geom_col, crs_wkt = part.args
         table = pq.ParquetFile(part.file).read_row_groups(row_groups, columns=cols.names)
         if geom_col is None:
-            df, use = crowd._arrow_columns(table, cols.names), cols
+            df, use = read._arrow_columns(table, cols.names), cols
         else:
             tr = None
             if crs_wkt is not None:
                 from pyproj import Transformer
 
-                tr = Transformer.from_crs(CRS.from_wkt(crs_wkt), crowd.WGS84, always_xy=True)
+                tr = Transformer.from_crs(CRS.from_wkt(crs_wkt), WGS84, always_xy=True)
             batch = table.combine_chunks().to_batches()[0] if table.num_rows else table
-            df = crowd._geometry_frame(batch, geom_col, cols.weight, tr, part.file, 0)
+            df = read._geometry_frame(batch, geom_col, cols.weight, tr, part.file, 0)
             use = _lonlat_columns(cols.weight, opts)
     elif part.kind == "csv":
         offset, length, names, sep, cols = part.args
@@ -176,14 +187,14 @@ def _read_part(part: _Part, data: Any, opts: crowd.ReadOptions) -> tuple[crowd.P
     else:
         df, use = data, part.args[0]
     lon, lat, w, _, bad = crowd.clean_chunk(df, use, opts)
-    return crowd.PointChunk(lon, lat, w, 0, crowd._nrows(df), bad.count), bad
+    return crowd.PointChunk(lon, lat, w, 0, clean._nrows(df), bad.count), bad
 
 
 def _read_csv_block(
     file: str, offset: int, length: int, names: list[str], sep: str, cols: crowd.Columns
 ) -> pd.DataFrame:
     """The whole lines that start in bytes ``[offset, offset + length)`` (after the header)."""
-    comp = crowd._csv_compression(Path(file))
+    comp = read._csv_compression(Path(file))
     if comp is not None:  # one block: the whole file
         return pd.read_csv(file, sep=sep, usecols=cols.names, compression=comp)
     with open(file, "rb") as fh:
@@ -227,7 +238,7 @@ def _run(part: _Part, data: Any, opts: crowd.ReadOptions, op: str, payload: Any)
     except InputError as exc:
         res.error = str(exc)
         return res
-    except crowd._CSV_ERRORS as exc:
+    except read._CSV_ERRORS as exc:
         res.error = f"{part.file}: cannot read this part of the file ({exc})"
         return res
     res.rows, res.used, res.skipped = chunk.rows, len(chunk), chunk.skipped
@@ -259,8 +270,8 @@ def _partitions(source: Any, opts: crowd.ReadOptions, blocksize: int) -> list[tu
     """(partition description, delayed data or None) for every partition of ``source``."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        crowd._check_file(path)
-        kind = crowd._source_kind(path)
+        read._check_file(path)
+        kind = read._source_kind(path)
         return (
             _parquet_parts(path, opts) if kind == "parquet" else _csv_parts(path, opts, blocksize)
         )
@@ -289,7 +300,7 @@ def _as_dask_frame(source: Any, opts: crowd.ReadOptions) -> tuple[Any, crowd.Col
         dgdf = dask_geopandas.from_geopandas(
             source, npartitions=max(1, -(-len(source) // opts.chunk_rows))
         )
-        wcol = crowd._weight_column(source, opts, "<layer>")
+        wcol = read._weight_column(source, opts, "<layer>")
         meta_crs = source.crs
         ddf = dgdf.map_partitions(
             _points_frame, wcol, meta_crs, meta=_points_meta(wcol is not None)
@@ -305,7 +316,7 @@ def _as_dask_frame(source: Any, opts: crowd.ReadOptions) -> tuple[Any, crowd.Col
     if isinstance(source, dd.DataFrame):
         file = "<dask frame>"
         if "geometry" in source.columns and hasattr(source, "crs"):
-            wcol = crowd._weight_column(source._meta, opts, file)
+            wcol = read._weight_column(source._meta, opts, file)
             meta = _points_meta(wcol is not None)
             ddf = source.map_partitions(_points_frame, wcol, source.crs, meta=meta)
             return ddf, _lonlat_columns(wcol, opts), file
@@ -345,7 +356,7 @@ def _points_frame(gdf: gpd.GeoDataFrame, wcol: str | None, crs: Any) -> pd.DataF
             expected="Point geometries",
         )
     if not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326)):
-        gdf = gdf.to_crs(crowd.WGS84)
+        gdf = gdf.to_crs(WGS84)
         geoms = np.asarray(gdf.geometry.values)
     out = pd.DataFrame({"lon": shapely.get_x(geoms), "lat": shapely.get_y(geoms)})
     if wcol is not None:
@@ -364,18 +375,18 @@ def _parquet_parts(path: Path, opts: crowd.ReadOptions) -> list[tuple[_Part, Any
         names = pf.schema_arrow.names
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(
-            f"not a readable Parquet file ({exc})", file=file, expected=crowd._FORMATS
+            f"not a readable Parquet file ({exc})", file=file, expected=read._FORMATS
         ) from exc
     if meta.num_rows == 0:
         raise InputError("the file has no points", file=file, expected="at least one row")
-    geom = crowd._parquet_geometry(pf)
+    geom = read._parquet_geometry(pf)
     try:
         cols = crowd.resolve_columns(names, opts, file)
         geom_col, crs_wkt = None, None
     except InputError:
         if geom is None or opts.lon is not None or opts.lat is not None:
             raise
-        wcol = crowd._weight_column(pd.DataFrame(columns=names), opts, file)
+        wcol = read._weight_column(pd.DataFrame(columns=names), opts, file)
         cols = crowd.Columns(geom[0], geom[0], wcol)
         geom_col = geom[0]
         lonlat = geom[1].equals(CRS.from_epsg(4326), ignore_axis_order=True)
@@ -398,14 +409,14 @@ def _parquet_parts(path: Path, opts: crowd.ReadOptions) -> list[tuple[_Part, Any
 
 def _csv_parts(path: Path, opts: crowd.ReadOptions, blocksize: int) -> list[tuple[_Part, Any]]:
     file = str(path)
-    comp = crowd._csv_compression(path)
-    head = crowd._csv_head(path, comp)
+    comp = read._csv_compression(path)
+    head = read._csv_head(path, comp)
     if not head.strip():
         raise InputError("the file is empty", file=file, expected="crowd points")
-    sep = crowd._csv_sep(head)
+    sep = read._csv_sep(head)
     try:
         names = list(pd.read_csv(io.BytesIO(head), nrows=0, sep=sep).columns)
-    except crowd._CSV_ERRORS as exc:
+    except read._CSV_ERRORS as exc:
         raise InputError(f"not a readable CSV file ({exc})", file=file) from exc
     cols = crowd.resolve_columns(names, opts, file)
     size = path.stat().st_size
@@ -458,8 +469,8 @@ def _compute(
     return out
 
 
-def _tally(results: list[_PartResult]) -> crowd._Tally:
-    t = crowd._Tally()
+def _tally(results: list[_PartResult]) -> clean._Tally:
+    t = clean._Tally()
     for r in results:
         t.rows += r.rows
         t.used += r.used
@@ -589,9 +600,7 @@ def assign_to_catchments_dask(
 ) -> gpd.GeoDataFrame:
     """:func:`geo.crowd.assign_to_catchments` on a dask cluster (grids of polygons are small
     enough for one machine and go to the single-machine path)."""
-    if isinstance(points_or_grid, gpd.GeoDataFrame) and len(points_or_grid):
-        types = shapely.get_type_id(np.asarray(points_or_grid.geometry.values))
-        if np.all(np.isin(types, crowd._POLYGONAL)):
-            kw = {k: v for k, v in kw.items() if k not in ("scheduler", "blocksize", "cluster")}
-            return crowd.assign_to_catchments(points_or_grid, catchments, id_col=id_col, **kw)
+    if crowd.is_polygon_layer(points_or_grid):
+        kw = {k: v for k, v in kw.items() if k not in ("scheduler", "blocksize", "cluster")}
+        return crowd.assign_to_catchments(points_or_grid, catchments, id_col=id_col, **kw)
     return aggregate_zones_dask(points_or_grid, catchments, id_col=id_col, **kw)

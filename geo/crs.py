@@ -31,6 +31,24 @@ from pyproj import CRS
 
 from geo.errors import InputError
 
+__all__ = [
+    "CHINA_BBOX",
+    "DATUMS",
+    "Coord",
+    "Datum",
+    "Pair",
+    "bd09_to_gcj02",
+    "bd09_to_wgs84",
+    "convert",
+    "from_wgs84_gdf",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "local_crs",
+    "to_wgs84_gdf",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
+
 Datum = Literal["wgs84", "gcj02", "bd09"]
 DATUMS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
 _DATUM_EXPECTED = "wgs84, gcj02 or bd09"

@@ -23,7 +23,7 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import folium
 import folium.plugins
@@ -31,7 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 from pyproj import CRS
 from shapely.geometry import shape
@@ -43,6 +43,37 @@ from geo.io import to_geojson
 from geo.mapstyle import tooltip_table
 from geo.mapview import LEAFLET_DIR, STATIC_DIR
 from geo.palette import BAND_FILL, INCIDENT_COLOR
+
+if TYPE_CHECKING:
+    from geo.scenario import Scenario
+
+__all__ = [
+    "BASE_STYLE",
+    "CIRCLE_QUAD_SEGS",
+    "DRAWN",
+    "DRAW_DIR",
+    "DRAW_PANE",
+    "DRAW_PANE_Z",
+    "GEOMETRY_EXPECTED",
+    "MARKER_ICON",
+    "NEW_COLOR",
+    "ROLES",
+    "ROLE_STYLES",
+    "Assets",
+    "DrawingChanges",
+    "add_draw_control",
+    "apply_changes",
+    "diff_drawings",
+    "draw_asset_urls",
+    "drawing_changes",
+    "empty_drawings",
+    "new_feature",
+    "next_id",
+    "parse_drawings",
+    "role_style",
+    "scenario_drawings",
+    "without_drawings",
+]
 
 DRAW_DIR = "leaflet-draw-1.0.4"
 # A circle becomes a polygon of 4 * CIRCLE_QUAD_SEGS = 64 segments: its area is 0.16 % under
@@ -240,7 +271,7 @@ def add_draw_control(
     *,
     base_url: str = "",
     assets: Assets = "static",
-    name: str = "Drawn",
+    name: str = "Drawings (editable)",
 ) -> folium.FeatureGroup:
     """Add the drawing toolbar and the saved drawings (editable) to ``m``.
 
@@ -308,7 +339,9 @@ def add_draw_control(
     if assets == "inline":
         draw.default_js, draw.default_css = [], []
         js = (STATIC_DIR / "vendor" / DRAW_DIR / "leaflet.draw.js").read_text(encoding="utf-8")
-        header = m.get_root().header
+        root = m.get_root()
+        assert isinstance(root, Figure)  # a folium Map's root is always its Figure
+        header = root.header
         header.add_child(Element(f"<style>{_inline_css()}</style>"), name="leaflet_draw_css")
         header.add_child(Element(f"<script>{js}</script>"), name="leaflet_draw_js")
     else:
@@ -711,7 +744,7 @@ ROLES: dict[str, str] = {
 DRAWN = "drawn"
 
 
-def scenario_drawings(sc: Any) -> gpd.GeoDataFrame:
+def scenario_drawings(sc: Scenario) -> gpd.GeoDataFrame:
     """The editable drawings of a scenario: every cordon outline (role = its band) and the
     incidents drawn on the map (``origin == "drawn"``, role ``incident``)."""
     cordons = sc.layer("cordons")
@@ -737,16 +770,16 @@ def scenario_drawings(sc: Any) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
 
 
-def without_drawings(sc: Any) -> Any:
+def without_drawings(sc: Scenario) -> Scenario:
     """``sc`` without its editable drawings (the map shows those in the drawing group)."""
     inc = sc.layer("incidents")
-    keep = ~(inc["origin"] == DRAWN).fillna(False).to_numpy(dtype=bool) if len(inc) else []
-    sc = sc.with_layer("incidents", inc[keep]) if len(inc) and not keep.all() else sc
+    keep = ~(inc["origin"] == DRAWN).fillna(False).to_numpy(dtype=bool) if len(inc) else None
+    sc = sc.with_layer("incidents", inc[keep]) if keep is not None and not keep.all() else sc
     cordons = sc.layer("cordons")
     return sc.with_layer("cordons", cordons.iloc[:0]) if len(cordons) else sc
 
 
-def next_id(sc: Any) -> str:
+def next_id(sc: Scenario) -> str:
     """A fresh id for a drawing: ``drawn-<n>``, unused in incidents and cordons."""
     used = set(sc.layer("incidents")["id"]) | set(sc.layer("cordons")["id"])
     n = 1
@@ -756,7 +789,7 @@ def next_id(sc: Any) -> str:
 
 
 def new_feature(
-    sc: Any,
+    sc: Scenario,
     geometry: shapely.Geometry,
     role: str,
     *,
@@ -810,7 +843,7 @@ def new_feature(
     return kind_, row
 
 
-def apply_changes(sc: Any, changes: DrawingChanges) -> Any:
+def apply_changes(sc: Scenario, changes: DrawingChanges) -> Scenario:
     """``sc`` with edited drawings moved and deleted ones removed (new ones are not added:
     they need a role first, see :func:`new_feature`)."""
     moved = {str(i): g for i, g in zip(changes.edited_rows["id"], changes.edited_rows.geometry)}

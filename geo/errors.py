@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "InputError",
+    "Problem",
+]
+
 
 @dataclass(frozen=True)
 class Problem:

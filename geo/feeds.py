@@ -46,7 +46,6 @@ loaded scenario, an incident already reported); unknown ids are quarantined.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -54,9 +53,9 @@ import json
 import os
 import re
 import shutil
-import sys
+import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +67,9 @@ import shapely
 from shapely.geometry import shape
 
 from geo import layers
+from geo.csvout import csv_text
 from geo.errors import InputError, Problem
+from geo.limits import Limits, excerpt, limits
 from geo.store import (
     ALWAYS,
     DELAY_ENV,
@@ -80,6 +81,23 @@ from geo.store import (
     StoreError,
     open_store,
 )
+
+__all__ = [
+    "FEEDS",
+    "FEED_SUFFIXES",
+    "PROCESSED",
+    "REJECTED",
+    "TEMP_SUFFIXES",
+    "Feed",
+    "FileOutcome",
+    "IngestSummary",
+    "ParsedFile",
+    "feed_from_name",
+    "ingest_file",
+    "ingest_folder",
+    "parse_feed_file",
+    "refuse",
+]
 
 PROCESSED = "processed"
 REJECTED = "rejected"
@@ -266,6 +284,7 @@ def parse_feed_file(
     known_ids: Callable[[str], set[str]],
     *,
     datum: layers.Datum = "wgs84",
+    limits_: Limits | None = None,
 ) -> ParsedFile:
     """Turn a feed file's bytes into events; never raises for bad content.
 
@@ -275,6 +294,7 @@ def parse_feed_file(
     data : the file's content.
     known_ids : ``layer -> ids`` the store knows (ids defined in this file count too).
     datum : ``gcj02``/``bd09`` when coordinates come from Amap/Tencent or Baidu.
+    limits_ : record count and value length limits (:func:`geo.limits.limits` when None).
 
     Returns
     -------
@@ -307,11 +327,17 @@ def parse_feed_file(
                 file_feed = FEEDS[member]  # said explicitly: wins over the name
             else:
                 problem = problem or Problem(
-                    f"unknown feed '{member}'", name, None, "feed", ", ".join(FEEDS)
+                    f"unknown feed {excerpt(member)}", name, None, "feed", ", ".join(FEEDS)
                 )
     if problem is not None:
         empty.problems.append(problem)
         return empty
+    lim = limits_ or limits()
+    if len(records) > lim.max_feed_records:
+        return fail(
+            f"{len(records):,} records, more than the limit of {lim.max_feed_records:,} per file",
+            expected="smaller files (the limit is CITYOPS_MAX_FEED_RECORDS)",
+        )
     parsed = ParsedFile(name, [], [], len(records), [], [r.raw for r in records], fmt, header)
     if not records:
         return fail("the file has no records", expected="at least one feature or row")
@@ -326,13 +352,19 @@ def parse_feed_file(
     groups: dict[str, list[_Record]] = {}
     bad: dict[int, list[Problem]] = {}
     for r in records:
+        long = _too_long(name, r, lim)
+        if long:  # refused before anything reads it (a 10 MB id is not an id)
+            bad[r.index] = long
+            continue
         value = r.props.get("feed")
         feed = file_feed
         if value not in (None, ""):
             feed = FEEDS.get(str(value).strip().lower())
             if feed is None:
                 bad[r.index] = [
-                    Problem(f"unknown feed '{value}'", name, r.label, "feed", ", ".join(FEEDS))
+                    Problem(
+                        f"unknown feed {excerpt(value)}", name, r.label, "feed", ", ".join(FEEDS)
+                    )
                 ]
                 continue
         if feed is None:
@@ -359,13 +391,27 @@ def parse_feed_file(
     return parsed
 
 
+def _too_long(name: str, r: _Record, lim: Limits) -> list[Problem]:
+    return [
+        Problem(
+            f"the value is {len(v):,} characters long: {excerpt(v, 20)}",
+            name,
+            r.label,
+            k,
+            f"at most {lim.max_field_chars:,} characters (CITYOPS_MAX_FIELD_CHARS)",
+        )
+        for k, v in r.props.items()
+        if isinstance(v, str) and len(v) > lim.max_field_chars
+    ]
+
+
 def _label(i: int, props: dict[str, Any], csv_line: bool) -> str:
     text = f"#{i}"
     extra = [f"line {i + 2}"] if csv_line else []
     for key in ("id", "site_id", "zone_id", "incident_id"):
         v = props.get(key)
         if v not in (None, ""):
-            extra.append(f"id {v}")
+            extra.append(f"id {excerpt(v, quote=False)}")
             break
     return text + (f" ({', '.join(extra)})" if extra else "")
 
@@ -381,7 +427,11 @@ def _read_csv(name: str, text: str) -> tuple[list[_Record], list[str] | None, Pr
         header = [h.strip() for h in (reader.fieldnames or [])]
         rows = list(reader)
     except csv.Error as exc:
-        return [], None, Problem(f"not a readable CSV file ({exc})", name)
+        return (
+            [],
+            None,
+            Problem(f"not a readable CSV file ({excerpt(str(exc), 80, quote=False)})", name),
+        )
     if not header:
         return [], None, Problem("the file has no header row", name, expected="a CSV header")
     low = [h.lower() for h in header]
@@ -412,7 +462,7 @@ def _read_csv(name: str, text: str) -> tuple[list[_Record], list[str] | None, Pr
             except (TypeError, ValueError):
                 bad_f = lon if not _is_number(props.get(lon.lower())) else lat
                 problem = Problem(
-                    f"'{props.get(bad_f.lower())}' is not a coordinate",
+                    f"{excerpt(props.get(bad_f.lower()))} is not a coordinate",
                     name, label, bad_f, "a number in degrees",
                 )  # fmt: skip
         elif wkt and props.get(wkt.lower()) is not None:
@@ -448,6 +498,12 @@ def _is_number(v: Any) -> bool:
 def _read_geojson(name: str, text: str) -> tuple[list[_Record], str | None, Problem | None]:
     try:
         doc = json.loads(text)
+    except RecursionError:
+        return (
+            [],
+            None,
+            Problem("the JSON is nested too deeply to be GeoJSON", name, expected="GeoJSON"),
+        )
     except json.JSONDecodeError as exc:
         return (
             [],
@@ -488,7 +544,11 @@ def _read_geojson(name: str, text: str) -> tuple[list[_Record], str | None, Prob
                 geom = shape(feat["geometry"])
             except Exception as exc:  # noqa: BLE001 - shapely raises many kinds for bad GeoJSON
                 problem = Problem(
-                    f"not a GeoJSON geometry ({exc})", name, label, "geometry", "RFC 7946 geometry"
+                    f"not a GeoJSON geometry ({excerpt(str(exc), 60, quote=False)})",
+                    name,
+                    label,
+                    "geometry",
+                    "RFC 7946 geometry",
                 )
         records.append(_Record(i, props, geom, feat, label, problem))
     return records, member, None
@@ -503,10 +563,12 @@ def _check_time(name: str, r: _Record, fld: str, problems: list[Problem]) -> pd.
         if pd.isna(t):
             raise ValueError
     except (ValueError, TypeError):
-        problems.append(Problem(f"'{v}' is not a time", name, r.label, fld, _TIME_EXPECTED))
+        problems.append(Problem(f"{excerpt(v)} is not a time", name, r.label, fld, _TIME_EXPECTED))
         return None
     if t.tzinfo is None:
-        problems.append(Problem(f"'{v}' has no time zone", name, r.label, fld, _TIME_EXPECTED))
+        problems.append(
+            Problem(f"{excerpt(v)} has no time zone", name, r.label, fld, _TIME_EXPECTED)
+        )
         return None
     return t
 
@@ -663,7 +725,7 @@ def _partial_events(
             if ident not in known:
                 probs.append(
                     Problem(
-                        f"unknown {what} '{ident}': it is not in the store",
+                        f"unknown {what} {excerpt(ident)}: it is not in the store",
                         name,
                         r.label,
                         id_field,
@@ -690,7 +752,7 @@ def _partial_events(
                     " or ".join(feed.needs) + " (a value to record)",
                 )
             )
-        if probs:
+        if probs or t is None or ident is None:
             bad[r.index] = probs
             continue
         if feed.event_kind == "crowd_count":
@@ -715,7 +777,9 @@ def _check_value(f: layers.Field, v: Any, name: str, label: str, probs: list[Pro
         if f.choices:
             text = text.lower()
             if text not in f.choices:
-                probs.append(Problem(f"'{v}' is not allowed", name, label, f.name, f.expected()))
+                probs.append(
+                    Problem(f"{excerpt(v)} is not allowed", name, label, f.name, f.expected())
+                )
                 return None
         return text
     try:
@@ -725,10 +789,18 @@ def _check_value(f: layers.Field, v: Any, name: str, label: str, probs: list[Pro
         if not np.isfinite(x):
             raise ValueError
     except (TypeError, ValueError):
-        probs.append(Problem(f"'{v}' is not a number", name, label, f.name, f.expected()))
+        probs.append(Problem(layers._not_a_number(v), name, label, f.name, f.expected()))
         return None
     if f.dtype == "int" and not x.is_integer():
-        probs.append(Problem(f"{v} is not a whole number", name, label, f.name, f.expected()))
+        probs.append(
+            Problem(
+                f"{excerpt(v, quote=False)} is not a whole number",
+                name,
+                label,
+                f.name,
+                f.expected(),
+            )
+        )
         return None
     if (f.min is not None and x < f.min) or (f.max is not None and x > f.max):
         probs.append(Problem(f"{x:g} is out of range", name, label, f.name, f.expected()))
@@ -748,21 +820,34 @@ def ingest_file(
 ) -> FileOutcome:
     """Ingest one file of an inbox folder and move it to ``processed/`` or ``rejected/``.
 
-    Safe to kill at any point and to run again (see the module docstring).
+    Safe to kill at any point and to run again (see the module docstring). Links, anything that
+    resolves outside the inbox and files over the size limit are refused unread; a file that
+    cannot be parsed at all is rejected with the reason. Only a store error raises.
     """
     path = Path(path)
     folder = path.parent
     say = log or (lambda _m: None)
+    lim = limits()
     try:
-        data = path.read_bytes()
+        data = _read_inbox_file(path, lim)
     except FileNotFoundError:
         return FileOutcome(path.name, "vanished")
+    if isinstance(data, Problem):
+        return refuse(path, data, log=say)
     sha = hashlib.sha256(data).hexdigest()
     rec = store.file_record(sha)
     if rec is not None and _dest_path(folder, rec).exists():
         return _duplicate(path, rec, sha, say)
 
-    parsed = parse_feed_file(path.name, data, store.known_ids, datum=datum)
+    try:
+        parsed = parse_feed_file(path.name, data, store.known_ids, datum=datum, limits_=lim)
+    except StoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one poison file must not stop ingestion for good
+        reason = excerpt(f"{type(exc).__name__}: {exc}", 120, quote=False)
+        fmt = "csv" if path.suffix.lower() == ".csv" else "geojson"
+        problem = Problem(f"the file cannot be read ({reason})", path.name, expected="a feed file")
+        parsed = ParsedFile(path.name, [], [problem], 0, [], [], fmt)
     outcome = FileOutcome(path.name, "", records=parsed.records, problems=parsed.problems)
     outcome.quarantined = len(parsed.bad) if parsed.events else parsed.records
     if rec is None:
@@ -799,6 +884,66 @@ def ingest_file(
     outcome.dest = dest
     say(outcome.summary())
     return outcome
+
+
+def _read_inbox_file(path: Path, lim: Limits) -> bytes | Problem:
+    """The file's bytes, or why it is refused unread: a link (even to a file in the inbox: what
+    it points to can change), not a regular file, outside the inbox, or over the size limit."""
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return Problem(
+            "a symbolic link; links are never followed",
+            path.name,
+            expected="the file itself, copied or moved into the inbox",
+        )
+    if not stat.S_ISREG(st.st_mode):
+        return Problem("not a regular file", path.name, expected="a feed file")
+    if path.parent.resolve() not in path.resolve().parents:
+        return Problem("the file resolves outside the inbox", path.name, expected="a feed file")
+    if st.st_size > lim.max_feed_bytes:
+        return _too_big(path.name, st.st_size, lim)
+    # O_NOFOLLOW: a link swapped in after the look above is refused by the kernel, not read
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return Problem("not a regular file", path.name, expected="a feed file")
+        data = fh.read(lim.max_feed_bytes + 1)
+    if len(data) > lim.max_feed_bytes:
+        return _too_big(path.name, len(data), lim)
+    return data
+
+
+def _too_big(name: str, size: int, lim: Limits) -> Problem:
+    return Problem(
+        f"the file is {size:,} bytes, more than the feed limit of {lim.max_feed_bytes:,} bytes",
+        name,
+        expected="smaller feed files (the limit is CITYOPS_MAX_FEED_BYTES)",
+    )
+
+
+def refuse(
+    path: str | os.PathLike[str], problem: Problem, *, log: Log | None = None
+) -> FileOutcome:
+    """Move ``path`` (a link is moved as a link, never followed) to ``rejected/`` with a report
+    saying ``problem``; nothing is stored. For files that cannot or must not be read."""
+    path = Path(path)
+    folder = path.parent
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return FileOutcome(path.name, "vanished")
+    tag = hashlib.sha256(f"{path.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()
+    dest = folder / REJECTED / _free_name(folder, path.name, tag)
+    dest.parent.mkdir(exist_ok=True)
+    report = dest.with_name(dest.name + ".errors.txt")
+    _write_text(report, f"{path.name}: refused, nothing read or stored\n- {problem}\n")
+    try:
+        os.rename(path, dest)  # rename moves a link itself, never what it points to
+    except FileNotFoundError:
+        return FileOutcome(path.name, "vanished")
+    out = FileOutcome(path.name, "rejected", dest, problems=[problem], report=report)
+    (log or (lambda _m: None))(out.summary())
+    return out
 
 
 def _dest_path(folder: Path, rec: FileRecord) -> Path:
@@ -869,12 +1014,8 @@ def _write_report(folder: Path, rec: FileRecord, parsed: ParsedFile, out: FileOu
 def _write_quarantine(path: Path, parsed: ParsedFile) -> None:
     bad = [parsed.raw[i] for i in parsed.bad]
     if parsed.fmt == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=parsed.csv_header or [], extrasaction="ignore")
-        w.writeheader()
-        for row in bad:
-            w.writerow({k: v for k, v in row.items() if k in (parsed.csv_header or [])})
-        _write_text(path, buf.getvalue())
+        # people open this file in a spreadsheet to fix it: formula cells are neutralised
+        _write_text(path, csv_text(parsed.csv_header or [], bad))
     else:
         doc = {"type": "FeatureCollection", "features": bad}
         _write_text(path, json.dumps(doc, ensure_ascii=False, indent=1))
@@ -896,6 +1037,19 @@ def _test_pause() -> None:
 # --- the folder -----------------------------------------------------------------------------
 
 
+def _ingest_guarded(path: Path, store: Store, datum: layers.Datum, log: Log | None) -> FileOutcome:
+    """:func:`ingest_file`; an unexpected failure on one file rejects that file (with the
+    reason) so that no file can stop the watcher. Store errors still end the run."""
+    try:
+        return ingest_file(path, store, datum=datum, log=log)
+    except (StoreError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        reason = excerpt(f"{type(exc).__name__}: {exc}", 120, quote=False)
+        problem = Problem(f"ingesting the file failed ({reason})", path.name)
+        return refuse(path, problem, log=log)
+
+
 def _candidates(folder: Path) -> dict[Path, tuple[int, int]]:
     out = {}
     with os.scandir(folder) as it:
@@ -904,9 +1058,10 @@ def _candidates(folder: Path) -> dict[Path, tuple[int, int]]:
             if name.startswith((".", "~")) or name.lower().endswith(TEMP_SUFFIXES):
                 continue
             try:
-                if not entry.is_file():
+                # links are taken too (to be refused), never followed
+                if not (entry.is_symlink() or entry.is_file(follow_symlinks=False)):
                     continue
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
             out[Path(entry.path)] = (st.st_size, st.st_mtime_ns)
@@ -971,12 +1126,13 @@ def ingest_folder(
                 time.sleep(settle_s)
                 stats = look()
             now = time.monotonic()
-            ready, waiting = [], []
+            ready: list[Path] = []
+            waiting: list[Path] = []
             for p in stats:
                 stable = settle_s <= 0 or now - since[p][1] >= settle_s
                 (ready if stable else waiting).append(p)
             for p in sorted(ready, key=lambda p: _order(p, stats[p][1])):
-                summary.files.append(ingest_file(p, st, datum=datum, log=log))
+                summary.files.append(_ingest_guarded(p, st, datum, log))
             summary.waiting = sorted(p.name for p in waiting)
             if once or (stop is not None and stop()):
                 break
@@ -987,92 +1143,3 @@ def ingest_folder(
         if own:
             st.close()
     return summary
-
-
-# --- command line ---------------------------------------------------------------------------
-
-STORE_ENV = "CITYOPS_STORE"
-
-
-def add_ingest_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``ingest`` subcommand to ``cityops``'s subparsers (calls :func:`cli_ingest`)."""
-    p = subparsers.add_parser(
-        "ingest",
-        help="ingest feed files dropped in a folder into the operations store",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    add_ingest_arguments(p)
-    p.set_defaults(func=cli_ingest)
-    return p
-
-
-def add_ingest_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``cityops ingest``."""
-    p.add_argument("folder", help="the inbox folder (processed/ and rejected/ go inside it)")
-    p.add_argument(
-        "--store",
-        default=os.environ.get(STORE_ENV),
-        help=f"store URL: sqlite:///ops.sqlite or postgresql://... (default: ${STORE_ENV})",
-    )
-    p.add_argument("--once", action="store_true", help="one pass, then exit (else keep watching)")
-    p.add_argument("--poll", type=float, default=2.0, help="seconds between looks (watching)")
-    p.add_argument(
-        "--settle", type=float, default=1.0, help="seconds a file must stay unchanged to be taken"
-    )
-    p.add_argument(
-        "--datum",
-        choices=["wgs84", "gcj02", "bd09"],
-        default="wgs84",
-        help="coordinates from Amap/Tencent (gcj02) or Baidu (bd09) are converted",
-    )
-    p.add_argument("--quiet", action="store_true", help="print only the final summary")
-
-
-def cli_ingest(args: argparse.Namespace) -> int:
-    """Run ``cityops ingest``: 0 when every file went in whole, 1 when anything was rejected.
-
-    A store error while watching (database gone) ends the run with a traceback; every file is
-    atomic, so a supervisor (systemd, a container restart policy) can simply start it again.
-    """
-    if not args.store:
-        raise InputError("no store given", field="--store", expected=f"--store URL or ${STORE_ENV}")
-
-    def log(msg: str) -> None:
-        if not args.quiet:
-            print(msg, flush=True)
-
-    try:
-        store = open_store(args.store)
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    try:
-        summary = ingest_folder(
-            args.folder,
-            store,
-            once=args.once,
-            poll_s=args.poll,
-            settle_s=args.settle,
-            datum=args.datum,
-            log=log,
-        )
-    finally:
-        store.close()
-    print(summary.summary(), flush=True)
-    return 1 if summary.rejected or summary.quarantined else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m geo.feeds FOLDER --store URL [--once]`` (same as ``cityops ingest``)."""
-    parser = argparse.ArgumentParser(prog="python -m geo.feeds", description="Ingest feed files.")
-    add_ingest_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return cli_ingest(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

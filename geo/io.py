@@ -1,10 +1,14 @@
-"""Read and write layers: GeoJSON (RFC 7946), GeoPackage, zipped Shapefile, CSV, OSM PBF.
+"""Read and write layers: GeoJSON (RFC 7946), GeoPackage, zipped Shapefile, CSV, Excel,
+GeoParquet, FlatGeobuf, KML/KMZ and OpenStreetMap (``.osm``, ``.osm.pbf``).
 
-Reading goes file -> raw features (pyogrio, pandas for CSV) -> :func:`geo.layers.validate`, so
-every layer that leaves this module is a valid layer in EPSG:4326 with string ids, and every
-problem with a file is an :class:`geo.errors.InputError` naming the file (and, where it applies,
-the feature, the field and what was expected). Errors from GDAL, json, zipfile or pandas are
-wrapped with their cause; none reaches the user as a traceback.
+Reading goes file -> raw features (pyogrio, pandas for tables; the readers of the newer formats
+are in :mod:`geo.readers`) -> column names and values (:func:`geo.columns.apply`: aliases, a
+hand-made mapping, scenario defaults, generated ids) -> :func:`geo.layers.validate`, so every
+layer that leaves this module is a valid layer in EPSG:4326 with string ids, and every problem
+with a file is an :class:`geo.errors.InputError` naming the file (and, where it applies, the
+feature, the field and what was expected). Errors from GDAL, json, zipfile or pandas are wrapped
+with their cause; none reaches the user as a traceback. Sizes, feature counts and value lengths
+are capped (:mod:`geo.limits`).
 
 Writing produces RFC 7946 GeoJSON (:func:`to_geojson`, :func:`write_geojson`) and GeoPackages
 holding a whole scenario (:func:`write_gpkg`, :func:`read_gpkg`).
@@ -13,18 +17,14 @@ holding a whole scenario (:func:`write_gpkg`, :func:`read_gpkg`).
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
 import json
 import math
 import os
 import re
 import tempfile
-import warnings
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -34,20 +34,25 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import pyogrio.errors
 import pyogrio.raw
 import shapely
-import shapely.errors
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
+from geo import columns, readers
 from geo.errors import InputError, Problem
 from geo.layers import SCHEMAS, WGS84, Datum, LayerReport, validate
+from geo.limits import Limits, excerpt, limits
+from geo.readers import READ_ERRORS as _READ_ERRORS
+from geo.readers import Src as _Src
+from geo.readers import cause as _cause
+from geo.readers import read_ogr as _read_ogr
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "FORMATS",
     "SETTINGS_TABLE",
+    "UPLOAD_TYPES",
     "read_gpkg",
     "read_gpkg_with_reports",
     "read_layer",
@@ -58,7 +63,7 @@ __all__ = [
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes] | IO[str]
 
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_BYTES = Limits().max_bytes
 SETTINGS_TABLE = "scenario_settings"
 
 #: Formats :func:`read_layer` understands, with the words used in messages.
@@ -68,7 +73,11 @@ FORMATS: dict[str, str] = {
     "zip": "zipped Shapefile (.zip with .shp, .shx, .dbf, .prj)",
     "shp": "Shapefile (.shp with .shx, .dbf, .prj beside it)",
     "csv": "CSV with lon/lat or WKT columns (.csv)",
-    "osm": "OpenStreetMap extract (.osm.pbf)",
+    "excel": "Excel sheet with lon/lat or WKT columns (.xlsx, .xls)",
+    "parquet": "GeoParquet or Parquet with lon/lat columns (.parquet)",
+    "fgb": "FlatGeobuf (.fgb)",
+    "kml": "KML or KMZ placemarks (.kml, .kmz)",
+    "osm": "OpenStreetMap extract (.osm.pbf, .osm)",
 }
 _SUFFIXES = {
     ".geojson": "geojson",
@@ -79,33 +88,21 @@ _SUFFIXES = {
     ".csv": "csv",
     ".tsv": "csv",
     ".txt": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".parquet": "parquet",
+    ".geoparquet": "parquet",
+    ".fgb": "fgb",
+    ".kml": "kml",
+    ".kmz": "kml",
     ".pbf": "osm",
+    ".osm": "osm",
 }
 _SUPPORTED = "; ".join(v for k, v in FORMATS.items() if k != "shp")
-
-# CSV column names recognised as coordinates, in order of preference (compared lower-cased).
-LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
-LAT_NAMES = ("lat", "latitude", "y", "纬度")
-WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "wkt_geom")
-
-# pyogrio/GDAL and the standard library fail with many types; all of them become InputError.
-_READ_ERRORS = (
-    pyogrio.errors.DataSourceError,
-    pyogrio.errors.DataLayerError,
-    pyogrio.errors.FieldError,
-    pyogrio.errors.GeometryError,
-    pyogrio.errors.CRSError,
-    pyogrio.errors.FeatureError,
-    RuntimeError,
-    OSError,
-    ValueError,
-    TypeError,
-    UnicodeError,
-    zipfile.BadZipFile,
-    pd.errors.ParserError,
-    pd.errors.EmptyDataError,
-    shapely.errors.GEOSException,
-)
+#: File types an upload form should offer (every suffix above but the bare .shp).
+UPLOAD_TYPES: list[str] = [s.lstrip(".") for s in _SUFFIXES if s != ".shp"]
+_TABLE_KEYS = ("lon", "lat", "wkt")
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -122,38 +119,78 @@ def read_layer(
     tz: str = "Asia/Shanghai",
     lon_col: str | None = None,
     lat_col: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    mapping: Mapping[str, str] | None = None,
+    defaults: columns.Defaults | None = None,
+    max_bytes: int | None = None,
     allow_empty: bool = False,
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """Read one layer of ``kind`` from a file or an upload, and validate it.
 
     Parameters
     ----------
-    source : a path (``str`` or ``PathLike``; a ``str`` is always a path, never content), or the
-        file's content as bytes or a binary/text file-like object (an upload).
-    kind : a layer kind of :data:`geo.layers.SCHEMAS` (``"roads"`` for OSM extracts).
-    name : the file name shown in messages and used to detect the format; defaults to the path's
+    source : str, PathLike, bytes or file-like
+        A path (a ``str`` is always a path, never content), or the file's content as bytes or
+        a binary/text file-like object (an upload).
+    kind : str
+        A layer kind of :data:`geo.layers.SCHEMAS` (``"roads"`` for OSM extracts).
+    name : str, optional
+        The file name shown in messages and used to detect the format; defaults to the path's
         name or the upload's ``.name``. Uploads without a usable name are sniffed.
-    datum : ``"gcj02"`` / ``"bd09"`` for coordinates from Amap/Tencent or Baidu.
-    assume_crs : CRS to use when the file declares none (Shapefile without .prj, CSV in metres).
-    swap_xy : the file has latitude where longitude belongs.
-    tz : time zone for times written without an offset.
-    lon_col, lat_col : CSV coordinate columns; detected when not given.
-    max_bytes : larger files are refused before parsing.
-    allow_empty : accept a file with no features (returns an empty layer).
+    datum : {"wgs84", "gcj02", "bd09"}
+        ``"gcj02"`` / ``"bd09"`` for coordinates from Amap/Tencent or Baidu.
+    assume_crs : str, optional
+        CRS to use when the file declares none (Shapefile without .prj, CSV in metres).
+    swap_xy : bool
+        The file has latitude where longitude belongs.
+    tz : str
+        Time zone for times written without an offset.
+    lon_col, lat_col : str, optional
+        Coordinate columns of a table (CSV, Excel, Parquet); detected when not given.
+    mapping : dict, optional
+        ``{field: column}`` chosen by hand (the CLI's ``--map``, the form's mapping step); wins
+        over the names and aliases of :data:`geo.columns.REGISTRY`. ``lon``/``lat`` name a
+        table's coordinate columns.
+    defaults : dict, optional
+        Scenario-wide values for what the file leaves out (:func:`geo.columns.scenario_defaults`:
+        ``per_lane_per_h``, the date of times of day); the project's when None.
+    max_bytes : int, optional
+        Larger files are refused before parsing (default: :func:`geo.limits.limits`).
+    allow_empty : bool
+        Accept a file with no features (returns an empty layer).
 
     Returns
     -------
-    (layer, report) : the validated layer (EPSG:4326) and what was done to it.
+    layer : GeoDataFrame
+        The validated layer (EPSG:4326).
+    report : LayerReport
+        What was done to it: repairs, columns recognised or mapped, defaults, generated ids.
 
     Raises
     ------
-    InputError : for anything wrong with the file, naming it and what was expected.
+    geo.columns.ColumnsMissing
+        A required field no column provides (an :class:`InputError` that says the columns
+        found and the best guess, for a mapping step).
+    InputError
+        For anything else wrong with the file, naming it and what was expected.
+
+    Examples
+    --------
+    >>> from geo.io import read_layer
+    >>> data = "编号,名称,经度,纬度,车道数\\nS1,北门,121.657,31.144,4\\n".encode()
+    >>> sites, report = read_layer(data, "testing_sites", name="sites.csv")
+    >>> sites[["id", "name", "lanes", "per_lane_per_h"]].to_dict("records")
+    [{'id': 'S1', 'name': '北门', 'lanes': 4, 'per_lane_per_h': 150.0}]
+    >>> report.mapping
+    {'编号': 'id', '名称': 'name', '车道数': 'lanes'}
     """
     if kind not in SCHEMAS:
         raise InputError(
             f"unknown layer kind '{kind}'", file=name, expected="one of " + ", ".join(SCHEMAS)
         )
+    lim = limits()
+    max_bytes = lim.max_bytes if max_bytes is None else max_bytes
+    mapping = columns.parse_mapping(mapping)
+    table = {k: mapping.pop(k) for k in _TABLE_KEYS if k in mapping}
     with _opened(source, name, max_bytes) as src:
         suffix = _suffix_of(src.name)
         what = FORMATS[_SUFFIXES[suffix]] if suffix else _SUPPORTED
@@ -161,54 +198,97 @@ def read_layer(
         _check_size(src, f"{title} as {what}", max_bytes)
         fmt = _detect_format(src)
         expected = f"{title} as {FORMATS[fmt]}"
-        notes: list[str] = []
+        if table and fmt not in ("csv", "excel", "parquet"):
+            raise InputError(
+                f"a {'/'.join(table)} column can only be chosen for a table",
+                file=src.name,
+                field="mapping",
+                expected="lon/lat/wkt mappings for CSV, Excel or Parquet files only",
+            )
+        opts = readers.ReadOptions(
+            kind,
+            lon_col=table.get("lon", lon_col),
+            lat_col=table.get("lat", lat_col),
+            assume_crs=assume_crs,
+            max_bytes=max_bytes,
+            max_features=lim.max_features,
+        )
+        notes = opts.notes
         try:
             if fmt == "geojson":
-                raw = _read_geojson(src, notes)
+                raw = _read_geojson(src, notes, lim)
             elif fmt == "gpkg":
                 raw = _read_gpkg_layer(src, kind, notes)
             elif fmt in ("zip", "shp"):
                 raw = _unshorten_dbf_names(
                     _read_shapefile(src, kind, max_bytes, notes), kind, notes
                 )
-            elif fmt == "csv":
-                raw = _read_csv(src, kind, lon_col, lat_col, assume_crs, notes)
             else:
-                raw = _read_osm(src, kind, notes)
+                raw = _READERS[fmt](src, opts)
         except InputError:
             raise
-        except _READ_ERRORS as exc:
+        except (*_READ_ERRORS, RecursionError) as exc:
             raise InputError(
                 f"cannot be read as {FORMATS[fmt]}: {_cause(exc, src)}",
                 file=src.name,
                 expected=expected,
             ) from exc
+    if len(raw) > lim.max_features:
+        readers._check_count(len(raw), src, opts)
     _check_declared_crs(raw, assume_crs, src.name)
-    layer, report = validate(
-        raw,
-        kind,
-        source=src.name,
-        tz=tz,
-        datum=datum,
-        assume_crs=assume_crs,
-        allow_empty=allow_empty,
-        swap_xy=swap_xy,
+    raw, col_notes, used = columns.apply(
+        raw, kind, source=src.name, mapping=mapping, defaults=defaults
     )
+    try:
+        layer, report = validate(
+            raw,
+            kind,
+            source=src.name,
+            tz=tz,
+            datum=datum,
+            assume_crs=assume_crs,
+            allow_empty=allow_empty,
+            swap_xy=swap_xy,
+            labels=opts.labels,
+        )
+    except InputError as exc:
+        if not opts.problems:
+            raise
+        raise _merged(opts.problems, exc.problems) from exc
+    if opts.problems:  # validation accepted rows the reader could not place: never silently
+        raise InputError(problems=opts.problems)
     if len(raw) == 0:
         layer = _keep_empty_columns(layer, raw)
-    report.notes.extend(notes)
+    report.notes[:0] = notes + col_notes
+    report.mapping = used
     return layer, report
 
 
-@dataclass
-class _Src:
-    """An input resolved to a readable path (uploads are spilled to a temporary folder)."""
+_READERS = {
+    "csv": readers.read_csv,
+    "excel": readers.read_excel,
+    "parquet": readers.read_parquet,
+    "fgb": readers.read_fgb,
+    "kml": readers.read_kml,
+    "osm": readers.read_osm,
+}
 
-    name: str  # what messages call it
-    path: Path | None  # on disk, for readers that need a path
-    size: int | None
-    head: bytes  # the first bytes, for format sniffing and diagnostics
-    data: bytes | None = None  # the content, for uploads
+
+def _merged(reading: list[Problem], validation: list[Problem]) -> InputError:
+    """The reader's row problems and validation's, in row order; a row whose coordinates were
+    already refused is not said again to have no geometry."""
+    placed = {(p.feature, "geometry") for p in reading}
+    rest = [
+        p
+        for p in validation
+        if not (p.field == "geometry" and any(str(p.feature) == str(f) for f, _ in placed))
+    ]
+
+    def row(p: Problem) -> int:
+        m = re.match(r"(?:row |#)(\d+)", str(p.feature or ""))
+        return int(m[1]) if m else 1 << 30
+
+    return InputError(problems=sorted([*reading, *rest], key=row))
 
 
 @contextlib.contextmanager
@@ -234,9 +314,8 @@ def _opened(source: Source, name: str | None, max_bytes: int) -> Iterator[_Src]:
         declared = getattr(source, "size", None)  # Streamlit's UploadedFile knows its size
         if isinstance(declared, int) and declared > max_bytes:
             _too_big(shown, declared, max_bytes)
-        data = source.read(max_bytes + 1)
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        got = source.read(max_bytes + 1)
+        data = got.encode("utf-8") if isinstance(got, str) else bytes(got)
     else:
         raise TypeError(f"cannot read a layer from {type(source).__name__}")
     if len(data) > max_bytes:
@@ -278,8 +357,19 @@ def _sniff(head: bytes) -> str | None:
         return ".zip"
     if b"OSMHeader" in head[:64]:
         return ".pbf"
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+    if head.startswith(b"fgb\x03"):
+        return ".fgb"
+    if head.startswith(b"PAR1"):
+        return ".parquet"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2: an Excel 97-2003 workbook
+        return ".xls"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"{"):
         return ".geojson"
+    if text.startswith(b"<") and b"<kml" in head:
+        return ".kml"
+    if text.startswith(b"<") and b"<osm" in head:
+        return ".osm"
     return None
 
 
@@ -309,72 +399,18 @@ def _check_size(src: _Src, expected: str, max_bytes: int) -> None:
         _too_big(src.name, src.size, max_bytes)
 
 
-def _cause(exc: BaseException, src: _Src) -> str:
-    """The error's text, without the temporary paths GDAL puts in it."""
-    text = str(exc).strip() or type(exc).__name__
-    if src.path is not None:
-        text = text.replace(str(src.path), src.name)
-    # temporary copies (uploads, extracted Shapefiles) and GDAL's in-memory files
-    text = re.sub(r"(/vsi\w+/|/\S*cityops-(upload|shp)-)\S*?(?=['\"\s:;,]|$)", src.name, text)
-    text = re.sub(r";?\s*It might help to specify the correct driver.*$", "", text)
-    return text.rstrip(" ;.")
-
-
-def _read_ogr(
-    path: str | Path,
-    notes: list[str],
-    layer: str | None = None,
-    columns: list[str] | None = None,
-    where: str | None = None,
-    encoding: str | None = None,
-    **open_options: str,
-) -> gpd.GeoDataFrame:
-    """Raw features through pyogrio's numpy API, keeping booleans as booleans.
-
-    ``pyogrio.read_dataframe`` turns a boolean field with nulls into floats 1.0/0.0/NaN, which
-    validation would then reject as not yes/no; the raw API says which fields are booleans.
-    Times stay text (``datetime_as_string``) so their UTC offsets reach validation intact.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        meta, _fids, wkb, values = pyogrio.raw.read(
-            str(path),
-            layer=layer,
-            columns=columns,
-            where=where,
-            datetime_as_string=True,
-            encoding=encoding,
-            **open_options,
-        )
-    for w in caught[:3]:
-        notes.append(f"reader warning: {w.message}")
-    data: dict[str, Any] = {}
-    for col, values_, subtype in zip(meta["fields"], values, meta["ogr_subtypes"], strict=True):
-        if subtype == "OFSTBoolean":
-            values_ = pd.array(
-                [
-                    None if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
-                    for v in values_
-                ],
-                dtype="boolean",
-            )
-        data[str(col)] = values_
-    geoms = shapely.from_wkb(wkb) if wkb is not None else np.full(len(_first(values)), None)
-    frame = pd.DataFrame(data, index=pd.RangeIndex(len(geoms)))
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=meta["crs"]))
-
-
-def _first(values: list[np.ndarray]) -> np.ndarray:
-    return values[0] if values else np.empty(0)
-
-
-def _read_geojson(src: _Src, notes: list[str]) -> gpd.GeoDataFrame:
+def _read_geojson(src: _Src, notes: list[str], lim: Limits) -> gpd.GeoDataFrame:
     assert src.path is not None
     try:
         # Text that looks like a date stays the text written (GDAL would cut times to the
-        # millisecond and rewrite "2021-10-31 18:05" as "2021-10-31T18:05:00").
-        gdf = _read_ogr(src.path, notes, DATE_AS_STRING="YES")
+        # millisecond and rewrite "2021-10-31 18:05" as "2021-10-31T18:05:00"). A list in one
+        # feature would make GDAL type the whole column as a list (every value '[150]'): lists
+        # stay JSON text, so only the feature that has one is refused.
+        gdf = _read_ogr(src.path, notes, DATE_AS_STRING="YES", ARRAY_AS_STRING="YES")
     except _READ_ERRORS as exc:
+        problem = _too_long_in_json(src, lim)
+        if problem is not None:
+            raise InputError(problems=[problem]) from exc
         reason = _diagnose_json(src) or _cause(exc, src)
         raise InputError(
             f"cannot be read as GeoJSON: {reason}",
@@ -402,6 +438,10 @@ def _diagnose_json(src: _Src) -> str | None:
         return "the file is not UTF-8 text"
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except RecursionError:
+        return "the JSON is nested too deeply to be GeoJSON"
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        return f"not usable JSON: {excerpt(str(exc), 80, quote=False)}"
     types = (
         "FeatureCollection",
         "Feature",
@@ -422,11 +462,36 @@ def _diagnose_json(src: _Src) -> str | None:
     return None
 
 
-def _top_level_ids(src: _Src) -> list[str] | None:
+def _too_long_in_json(src: _Src, lim: Limits) -> Problem | None:
+    """The first property value longer than the limit (GDAL fails on some of them with
+    "Too many characters in number", which says nothing useful)."""
+    try:
+        obj = json.loads(src.read().decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return None
+    feats = obj.get("features") if isinstance(obj, dict) else None
+    for i, f in enumerate(feats if isinstance(feats, list) else []):
+        props = f.get("properties") if isinstance(f, dict) else None
+        items = [("id", f.get("id"))] if isinstance(f, dict) else []
+        items += list(props.items()) if isinstance(props, dict) else []
+        for key, v in items:
+            text = v if isinstance(v, str) else None
+            if text is not None and len(text) > lim.max_field_chars:
+                return Problem(
+                    f"the value is {len(text):,} characters long: {excerpt(text, 20)}",
+                    src.name,
+                    f"#{i}",
+                    str(key),
+                    f"at most {lim.max_field_chars:,} characters (CITYOPS_MAX_FIELD_CHARS)",
+                )
+    return None
+
+
+def _top_level_ids(src: _Src) -> list[str | None] | None:
     raw = src.data if src.data is not None else src.path.read_bytes()  # type: ignore[union-attr]
     try:
         obj = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None
     feats = obj.get("features") if isinstance(obj, dict) else None
     if not isinstance(feats, list) or not all(isinstance(f, dict) and "id" in f for f in feats):
@@ -554,274 +619,6 @@ def _unshorten_dbf_names(gdf: gpd.GeoDataFrame, kind: str, notes: list[str]) -> 
             + ", ".join(f"'{a}' -> '{b}'" for a, b in renames.items())
         )
     return gdf.rename(columns=renames)
-
-
-def _read_csv(
-    src: _Src,
-    kind: str,
-    lon_col: str | None,
-    lat_col: str | None,
-    assume_crs: str | None,
-    notes: list[str],
-) -> gpd.GeoDataFrame:
-    assert src.path is not None
-    raw = src.data if src.data is not None else src.path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            # Excel on Chinese Windows saves CSV in GBK (a subset of GB18030), not UTF-8.
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"the text is neither UTF-8 nor GB18030 ({exc.reason} at byte {exc.start})",
-                file=src.name,
-                expected="a CSV file saved as UTF-8",
-            ) from exc
-        notes.append("the file is not UTF-8; read as GB18030 (GBK)")
-    if not text.strip():
-        raise InputError("the file holds no text", file=src.name, expected=FORMATS["csv"])
-    first = text.lstrip("\r\n").split("\n", 1)[0]
-    sep = max([",", "\t", ";", "|"], key=first.count) if any(c in first for c in ",\t;|") else ","
-    # Everything as text: ids such as "007" and names such as "NA" are kept exactly;
-    # validation converts the schema's numeric and time columns.
-    df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-    df.columns = [str(c).strip() for c in df.columns]
-    lower = {c.lower(): c for c in reversed(df.columns)}
-    columns_found = ", ".join(df.columns)
-
-    def pick(given: str | None, names: tuple[str, ...], what: str) -> str | None:
-        if given is not None:
-            if given in df.columns:
-                return given
-            if given.lower() in lower:
-                return lower[given.lower()]
-            raise InputError(
-                f"the {what} column '{given}' is not in the file",
-                file=src.name,
-                field=given,
-                expected=f"one of the columns found: {columns_found}",
-            )
-        return next((lower[n] for n in names if n in lower), None)
-
-    lon = pick(lon_col, LON_NAMES, "longitude")
-    lat = pick(lat_col, LAT_NAMES, "latitude")
-    wkt = next((lower[n] for n in WKT_NAMES if n in lower), None)
-    explicit = lon_col is not None or lat_col is not None
-    crs = None if assume_crs else WGS84
-    if wkt is not None and not (explicit and lon and lat):
-        geoms = _csv_wkt(df, wkt, src.name)
-        notes.append(f"geometries read from the WKT column '{wkt}'")
-        drop = [wkt]
-    elif lon is not None and lat is not None:
-        geoms = _csv_points(df, lon, lat, src.name, text, sep)
-        drop = [lon, lat]
-    else:
-        raise InputError(
-            "no coordinate columns found",
-            file=src.name,
-            expected="longitude and latitude columns (lon/lng/longitude/x and lat/latitude/y) "
-            f"or a WKT column (wkt/geometry); columns found: {columns_found}",
-        )
-    return gpd.GeoDataFrame(df.drop(columns=drop), geometry=gpd.GeoSeries(geoms, crs=crs))
-
-
-def _csv_label(df: pd.DataFrame, i: int) -> str:
-    # Data rows counted from 1 under the header, the way a spreadsheet user counts them.
-    row_id = df["id"].iloc[i] if "id" in df.columns else None
-    return f"row {i + 1}" + (f" (id {row_id})" if pd.notna(row_id) else "")
-
-
-def _csv_points(df: pd.DataFrame, lon: str, lat: str, file: str, text: str, sep: str) -> np.ndarray:
-    problems: list[Problem] = []
-    coords = []
-    for col, what in ((lon, "a longitude"), (lat, "a latitude")):
-        raw = df[col]
-        values = pd.to_numeric(raw.str.strip(), errors="coerce")
-        for i in np.flatnonzero(values.isna().to_numpy()):
-            v = raw.iloc[i]
-            msg = "coordinate is missing" if pd.isna(v) else f"'{v}' is not a number"
-            problems.append(
-                Problem(msg, file, _csv_label(df, i), col, f"{what} as a decimal number")
-            )
-        coords.append(values.to_numpy(dtype=float))
-    if problems:
-        problems.sort(key=lambda p: int(str(p.feature).split()[1]))
-        lines = _csv_line_numbers(text, sep)
-        problems = [_with_line(p, lines) for p in problems]
-        raise InputError(problems=problems)
-    return shapely.points(coords[0], coords[1])
-
-
-def _csv_line_numbers(text: str, sep: str) -> list[int]:
-    """The file line each data row starts on (quoted cells may span lines)."""
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
-    starts, previous_end = [], 0
-    for row in reader:
-        if row:  # pandas skips blank lines
-            starts.append(previous_end + 1)
-        previous_end = reader.line_num
-    return starts[1:]  # without the header
-
-
-def _with_line(p: Problem, lines: list[int]) -> Problem:
-    row = int(str(p.feature).split()[1])
-    if row - 1 < len(lines):
-        feature = str(p.feature).replace(f"row {row}", f"row {row} (line {lines[row - 1]})", 1)
-        return Problem(p.message, p.file, feature, p.field, p.expected)
-    return p
-
-
-def _csv_wkt(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
-    text = df[col].to_numpy(dtype=object)
-    present = np.array([isinstance(t, str) and bool(t.strip()) for t in text])
-    geoms = np.full(len(text), None, dtype=object)
-    if present.any():
-        geoms[present] = shapely.from_wkt(text[present], on_invalid="ignore")
-    bad = present & shapely.is_missing(geoms)
-    if bad.any():
-        raise InputError(
-            problems=[
-                Problem(
-                    f"'{_short(text[i])}' is not WKT",
-                    file,
-                    _csv_label(df, i),
-                    col,
-                    "a WKT geometry such as POINT (121.66 31.14) or POLYGON ((...))",
-                )
-                for i in np.flatnonzero(bad)
-            ]
-        )
-    return geoms
-
-
-def _short(text: str, n: int = 60) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _read_osm(src: _Src, kind: str, notes: list[str]) -> gpd.GeoDataFrame:
-    assert src.path is not None
-    if kind != "roads":
-        raise InputError(
-            f"an OpenStreetMap extract cannot be read as {kind}",
-            file=src.name,
-            expected="the layer kind 'roads' for .osm.pbf files",
-        )
-    raw = _read_ogr(
-        src.path,
-        notes,
-        layer="lines",
-        columns=["osm_id", "name", "highway", "other_tags"],
-        where="highway IS NOT NULL",
-    )
-    gdf = osm_roads(raw, notes)
-    if len(gdf) == 0:
-        notes.append("the extract has no ways with a highway tag")
-    return gdf
-
-
-def osm_roads(lines: gpd.GeoDataFrame, notes: list[str] | None = None) -> gpd.GeoDataFrame:
-    """Map GDAL OSM ``lines`` (osm_id, name, highway, other_tags) to the roads schema.
-
-    ``oneway=-1`` ways are reversed so that every one-way road runs in its direction of travel;
-    ``highway=motorway`` and ``junction=roundabout/circular`` are one-way unless tagged
-    otherwise, and a missing ``oneway`` means two-way (OSM's conventions). ``maxspeed`` in km/h,
-    mph or knots becomes ``speed_kmh``; symbolic values ("FI:urban", "walk") are left empty and
-    counted in ``notes``.
-    """
-    notes = notes if notes is not None else []
-    lines = lines[lines["highway"].notna()].reset_index(drop=True)
-    tags = [_parse_other_tags(t) for t in lines["other_tags"]]
-    highway = lines["highway"].astype(object).map(lambda v: str(v).strip())
-    oneway: list[bool | None] = []
-    reverse = np.zeros(len(lines), dtype=bool)
-    odd_oneway: list[str] = []
-    for i, t in enumerate(tags):
-        v = t.get("oneway", "").strip().lower()
-        if v in ("yes", "true", "1"):
-            oneway.append(True)
-        elif v in ("no", "false", "0"):
-            oneway.append(False)
-        elif v in ("-1", "reverse"):
-            oneway.append(True)
-            reverse[i] = True
-        elif v:
-            oneway.append(None)  # reversible, alternating: direction changes over time
-            odd_oneway.append(v)
-        else:
-            junction = t.get("junction", "")
-            oneway.append(highway.iloc[i] == "motorway" or junction in _ONEWAY_JUNCTIONS)
-    speed_pairs = [_maxspeed(t.get("maxspeed")) for t in tags]
-    lane_pairs = [_lanes(t.get("lanes")) for t in tags]
-    speeds = [s for s, _ in speed_pairs]
-    lanes = [n for n, _ in lane_pairs]
-    bad_speed = [b for _, b in speed_pairs]
-    bad_lanes = [b for _, b in lane_pairs]
-    geoms = lines.geometry.to_numpy().copy()
-    if reverse.any():
-        geoms[reverse] = shapely.reverse(geoms[reverse])
-        notes.append(
-            f"{int(reverse.sum())} way(s) tagged oneway=-1 reversed to their travel direction"
-        )
-    if odd_oneway:
-        notes.append(
-            f"{len(odd_oneway)} way(s) with oneway={odd_oneway[0]!r} (or similar) left unknown"
-        )
-    for label, bad in (("maxspeed", bad_speed), ("lanes", bad_lanes)):
-        values = [b for b in bad if b]
-        if values:
-            notes.append(
-                f"{len(values)} {label} value(s) not a number (e.g. {values[0]!r}); left empty"
-            )
-    out = pd.DataFrame(
-        {
-            "id": lines["osm_id"].astype(object).map(lambda v: str(v).strip()),
-            "road_class": highway,
-            "name": lines["name"].astype(object).where(lines["name"].notna(), None),
-            "oneway": pd.array(oneway, dtype="boolean"),
-            "speed_kmh": np.array(speeds, dtype=float),
-            "lanes": pd.array(lanes, dtype="Int64"),
-        }
-    )
-    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=lines.crs))
-
-
-_ONEWAY_JUNCTIONS = ("roundabout", "circular")
-_HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=>\s*"((?:[^"\\]|\\.)*)"')
-
-
-def _parse_other_tags(text: object) -> dict[str, str]:
-    """GDAL's hstore-like ``"key"=>"value","k2"=>"v2"`` string as a dict."""
-    if not isinstance(text, str):
-        return {}
-    return {_unescape(k): _unescape(v) for k, v in _HSTORE.findall(text)}
-
-
-def _unescape(s: str) -> str:
-    return re.sub(r"\\(.)", r"\1", s)
-
-
-_SPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$", re.IGNORECASE)
-_SPEED_FACTOR = {None: 1.0, "km/h": 1.0, "kmh": 1.0, "kph": 1.0, "mph": 1.609344, "knots": 1.852}
-
-
-def _maxspeed(value: str | None) -> tuple[float, str | None]:
-    if not value:
-        return math.nan, None
-    m = _SPEED.match(value)
-    if not m:
-        return math.nan, value
-    unit = m.group(2).lower() if m.group(2) else None
-    return float(m.group(1)) * _SPEED_FACTOR[unit], None
-
-
-def _lanes(value: str | None) -> tuple[int | None, str | None]:
-    if not value:
-        return None, None
-    v = value.strip()
-    if v.isdigit() and int(v) >= 1:
-        return int(v), None
-    return None, value
 
 
 def _check_declared_crs(raw: gpd.GeoDataFrame, assume_crs: str | None, file: str) -> None:

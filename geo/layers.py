@@ -8,6 +8,8 @@ feature and the field for everything else. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,6 +22,37 @@ from pyproj.exceptions import CRSError
 
 from geo.constants import WGS84
 from geo.errors import InputError, Problem
+from geo.limits import Limits, excerpt, limits
+
+__all__ = [
+    "LAYER_KINDS",
+    "LIVE_LAYERS",
+    "POLYGONAL",
+    "SCHEMAS",
+    "WGS84",
+    "Datum",
+    "DType",
+    "Field",
+    "LayerReport",
+    "LayerSchema",
+    "empty",
+    "validate",
+]
+
+__all__ = [
+    "LAYER_KINDS",
+    "LIVE_LAYERS",
+    "POLYGONAL",
+    "SCHEMAS",
+    "WGS84",
+    "DType",
+    "Datum",
+    "Field",
+    "LayerReport",
+    "LayerSchema",
+    "empty",
+    "validate",
+]
 
 DType = Literal["str", "int", "float", "datetime", "bool"]
 Datum = Literal["wgs84", "gcj02", "bd09"]
@@ -204,6 +237,8 @@ class LayerReport:
     features: int = 0
     repaired: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: ``{file column: field}`` of the columns read under another name (aliases, a mapping)
+    mapping: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         text = f"{self.source}: {self.features} {self.kind} feature(s)"
@@ -230,6 +265,8 @@ def validate(
     assume_crs: str | None = None,
     allow_empty: bool = False,
     swap_xy: bool = False,
+    labels: Sequence[str] | None = None,
+    limits_: Limits | None = None,
 ) -> tuple[gpd.GeoDataFrame, LayerReport]:
     """Check and coerce ``gdf`` into a layer of ``kind``.
 
@@ -244,6 +281,9 @@ def validate(
     assume_crs : CRS to use when the data declares none (else a missing CRS is an error).
     allow_empty : accept a layer with no features (scenario layers may be empty; uploads not).
     swap_xy : the file has latitude where longitude belongs; swap before checking.
+    labels : how messages name each row (e.g. ``row 3 (line 4)`` for a CSV; the id is added);
+        ``#<row>`` counted from 0 when None.
+    limits_ : feature count and value length limits (:func:`geo.limits.limits` when None).
 
     Returns
     -------
@@ -265,6 +305,13 @@ def validate(
         if allow_empty:
             return empty(kind, tz), report
         raise InputError("the file has no features", file=source, expected="at least one feature")
+    lim = limits_ or limits()
+    if len(gdf) > lim.max_features:
+        raise InputError(
+            f"{len(gdf):,} features, more than the limit of {lim.max_features:,}",
+            file=source,
+            expected="a smaller file (clip it or split it); the limit is CITYOPS_MAX_FEATURES",
+        )
 
     gdf = gdf.copy()
     gdf.columns = [c if c == gdf.geometry.name else str(c).strip().lower() for c in gdf.columns]
@@ -287,14 +334,24 @@ def validate(
             ]
         )
 
-    labels = _feature_labels(gdf)
     problems: list[Problem] = []
-    gdf = _to_wgs84(gdf, source, assume_crs, datum, swap_xy, labels)
-    gdf, repaired = _check_geometry(gdf, schema, source, labels, problems)
+    names = _feature_labels(gdf, labels)
+    too_long = _check_lengths(gdf, source, lim, problems, names)
+    for i, c in too_long:
+        gdf.iat[i, gdf.columns.get_loc(c)] = None  # not coerced again: one message per value
+    gdf = _to_wgs84(gdf, source, assume_crs, datum, swap_xy, names)
+    gdf, repaired = _check_geometry(gdf, schema, source, names, problems)
     report.repaired = repaired
     for f in schema.fields:
-        gdf[f.name] = _coerce(gdf, f, source, labels, tz, problems, report)
-    _check_ids(gdf, source, problems)
+        gdf[f.name] = _coerce(gdf, f, source, names, tz, problems, report)
+    _check_ids(gdf, source, problems, list(labels) if labels else None)
+    if too_long:
+        said = {(names[i], c) for i, c in too_long}
+        problems = [
+            p
+            for p in problems
+            if (p.feature, p.field) not in said or p.message.startswith("the value is")
+        ]
     if problems:
         raise InputError(problems=problems)
 
@@ -317,12 +374,45 @@ def _pandas_dtype(f: Field, tz: str = "Asia/Shanghai") -> str:
     }[f.dtype]
 
 
-def _feature_labels(gdf: pd.DataFrame) -> list[str]:
-    """How to name each row in messages: its id when it has a usable one, else its row number."""
+def _feature_labels(gdf: pd.DataFrame, rows: Sequence[str] | None = None) -> list[str]:
+    """How to name each row in messages: its row (``#i``, or the reader's ``rows``) and its id
+    when it has a usable one (a short, escaped excerpt of it)."""
+    rows = (
+        rows if rows is not None and len(rows) == len(gdf) else [f"#{i}" for i in range(len(gdf))]
+    )
     if "id" in gdf.columns:
-        ids = gdf["id"]
-        return [f"#{i} (id {v})" if _present(v) else f"#{i}" for i, v in zip(range(len(gdf)), ids)]
-    return [f"#{i}" for i in range(len(gdf))]
+        return [
+            f"{r} (id {excerpt(v, quote=False)})" if _present(v) else r
+            for r, v in zip(rows, gdf["id"])
+        ]
+    return list(rows)
+
+
+def _check_lengths(
+    gdf: gpd.GeoDataFrame, source: str, lim: Limits, problems: list[Problem], names: list[str]
+) -> list[tuple[int, str]]:
+    """Values longer than the limit, each a problem; returns their (row, column)."""
+    found = []
+    for c in gdf.columns:
+        dtype = gdf[c].dtype
+        if c == "geometry" or not (
+            pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+        ):
+            continue
+        lengths = gdf[c].map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+        for i in np.flatnonzero(lengths > lim.max_field_chars):
+            v = gdf[c].iloc[i]
+            found.append((int(i), c))
+            problems.append(
+                Problem(
+                    f"the value is {len(v):,} characters long: {excerpt(v, 20)}",
+                    source,
+                    names[i],
+                    c,
+                    f"at most {lim.max_field_chars:,} characters (CITYOPS_MAX_FIELD_CHARS)",
+                )
+            )
+    return found
 
 
 def _present(v: object) -> bool:
@@ -542,7 +632,11 @@ def _coerce(
             for i in np.flatnonzero(bad):
                 problems.append(
                     Problem(
-                        f"'{out.iloc[i]}' is not allowed", source, labels[i], f.name, f.expected()
+                        f"{excerpt(out.iloc[i])} is not allowed",
+                        source,
+                        labels[i],
+                        f.name,
+                        f.expected(),
                     )
                 )
             out = low
@@ -571,7 +665,7 @@ def _coerce(
         for i in np.flatnonzero(bad):
             problems.append(
                 Problem(
-                    f"'{raw.iloc[i]}' is not a yes/no value",
+                    f"{excerpt(raw.iloc[i])} is not a yes/no value",
                     source,
                     labels[i],
                     f.name,
@@ -580,19 +674,26 @@ def _coerce(
             )
         return pd.Series(pd.array(vals.tolist(), dtype="boolean"), index=gdf.index)
 
-    num = pd.to_numeric(raw.where(present, None), errors="coerce")
+    # A list or object in one feature is that feature's problem, not the column's: such cells
+    # are left out of the conversion (pandas would otherwise see an object column).
+    scalar = raw.map(lambda v: not isinstance(v, list | tuple | dict | set | np.ndarray))
+    num = pd.to_numeric(raw.where(present & scalar.to_numpy(dtype=bool), None), errors="coerce")
     bad = present & num.isna().to_numpy()
     if f.dtype == "int":
         frac = present & ~bad & (np.abs(num.fillna(0) - np.round(num.fillna(0))) > 1e-9).to_numpy()
         for i in np.flatnonzero(frac):
             problems.append(
                 Problem(
-                    f"{raw.iloc[i]} is not a whole number", source, labels[i], f.name, f.expected()
+                    f"{excerpt(raw.iloc[i], quote=False)} is not a whole number",
+                    source,
+                    labels[i],
+                    f.name,
+                    f.expected(),
                 )
             )
     for i in np.flatnonzero(bad):
         problems.append(
-            Problem(f"'{raw.iloc[i]}' is not a number", source, labels[i], f.name, f.expected())
+            Problem(_not_a_number(raw.iloc[i]), source, labels[i], f.name, f.expected())
         )
     values = num.to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
@@ -611,6 +712,19 @@ def _coerce(
         whole = np.where(np.isfinite(values), np.round(values), np.nan)
         return pd.Series(pd.array(whole, dtype="Float64").astype("Int64"), index=gdf.index)
     return pd.Series(values, index=gdf.index)
+
+
+def _not_a_number(v: object) -> str:
+    if isinstance(v, list | tuple | np.ndarray) or (
+        isinstance(v, str) and v.strip().startswith("[") and v.strip().endswith("]")
+    ):
+        return f"{excerpt(v)} is a list, not one number"
+    if isinstance(v, dict):
+        return f"{excerpt(v)} is an object, not a number"
+    return f"{excerpt(v)} is not a number"
+
+
+_TIME_OF_DAY = re.compile(r"^\s*\d{1,2}[:：]\d{2}([:：]\d{2}(\.\d+)?)?\s*$")
 
 
 def _id_text(v: object) -> str | None:
@@ -638,16 +752,30 @@ def _coerce_time(
         if ser.dt.tz is None:
             naive = int(present.sum())
             ser = ser.dt.tz_localize(tz)
+            if naive:
+                report.notes.append(f"{naive} '{f.name}' value(s) had no time zone; read as {tz}")
         return ser.dt.tz_convert(tz).astype(f"datetime64[ns, {tz}]")
     for i in np.flatnonzero(present):
         v = raw.iloc[i]
+        if isinstance(v, str) and _TIME_OF_DAY.match(v):
+            # pandas would put it on today's date, silently
+            problems.append(
+                Problem(
+                    f"{excerpt(v)} is a time of day without a date",
+                    source,
+                    labels[i],
+                    f.name,
+                    f.expected() + " (or a scenario whose 'now' gives the date)",
+                )
+            )
+            continue
         try:
             t = pd.Timestamp(v)
             if pd.isna(t):
                 raise ValueError
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             problems.append(
-                Problem(f"'{v}' is not a time", source, labels[i], f.name, f.expected())
+                Problem(f"{excerpt(v)} is not a time", source, labels[i], f.name, f.expected())
             )
             continue
         if t.tzinfo is None:
@@ -659,15 +787,17 @@ def _coerce_time(
     return out
 
 
-def _check_ids(gdf: gpd.GeoDataFrame, source: str, problems: list[Problem]) -> None:
+def _check_ids(
+    gdf: gpd.GeoDataFrame, source: str, problems: list[Problem], rows: list[str] | None = None
+) -> None:
     ids = gdf["id"]
     dup = ids.duplicated(keep="first") & ids.notna()
     for i in np.flatnonzero(dup.to_numpy()):
         problems.append(
             Problem(
-                f"id '{ids.iloc[i]}' is used by more than one feature",
+                f"id {excerpt(ids.iloc[i])} is used by more than one feature",
                 source,
-                f"#{i}",
+                rows[i] if rows and len(rows) == len(gdf) else f"#{i}",
                 "id",
                 "a unique id per feature",
             )

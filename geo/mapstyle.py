@@ -23,7 +23,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -62,9 +62,9 @@ __all__ = [
     "tooltip_table",
 ]
 
-Row = pd.Series
-Theme = dict[str, str]
-Legend = list[tuple[str, str]]
+Row: TypeAlias = pd.Series
+Theme: TypeAlias = dict[str, str]
+Legend: TypeAlias = list[tuple[str, str]]
 
 
 @dataclass
@@ -261,7 +261,8 @@ def _isochrone_legend(t: Theme, rows: gpd.GeoDataFrame) -> Legend:
 
 
 def _bands(gdf: gpd.GeoDataFrame, ctx: Context) -> gpd.GeoDataFrame:
-    b = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()].copy()
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    b = gdf[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))].copy()
     b["id"] = b["band"]
     return b
 

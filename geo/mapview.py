@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import folium
 import geopandas as gpd
+import numpy as np
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
@@ -52,6 +53,7 @@ __all__ = [
     "cordon_layers",
     "density_color",
     "esc",
+    "fit_view",
     "isochrone_layer",
     "layer_group",
     "pane",
@@ -222,8 +224,11 @@ class Legend(MacroElement):
         (function () {
             var legend = L.control({position: 'bottomright'});
             legend.onAdd = function () {
-                var div = L.DomUtil.create('div', 'co-legend');
+                // A <details>: open on a screen, folded to its title on a phone.
+                var div = L.DomUtil.create('details', 'co-legend');
                 div.innerHTML = {{ this.html|tojson }};
+                if (window.innerWidth > 600) div.setAttribute('open', '');
+                L.DomEvent.disableClickPropagation(div);
                 return div;
             };
             legend.addTo({{ this._parent.get_name() }});
@@ -238,7 +243,7 @@ class Legend(MacroElement):
             f"{html.escape(label)}</div>"
             for c, label in items
         )
-        self.html = f"<b>{html.escape(title)}</b>{rows}"
+        self.html = f"<summary><b>{html.escape(title)}</b></summary>{rows}"
 
 
 def _page_css(theme: str) -> str:
@@ -247,7 +252,8 @@ def _page_css(theme: str) -> str:
     .leaflet-container {{ background: {t["background"]}; font: 15px/1.35 system-ui, sans-serif; }}
     .co-legend {{ background: {t["panel"]}; color: {t["text"]}; padding: 8px 10px;
         border-radius: 6px; font-size: 14px; line-height: 1.5; max-width: 240px; }}
-    .co-legend b {{ display: block; margin-bottom: 4px; }}
+    .co-legend b {{ display: inline; }}
+    .co-legend summary {{ cursor: pointer; margin-bottom: 4px; }}
     .co-swatch {{ display: inline-block; width: 14px; height: 14px; margin-right: 6px;
         vertical-align: -2px; border: 1px solid rgba(0,0,0,.4); }}
     .co-tip table {{ border-collapse: collapse; margin-top: 3px; }}
@@ -429,6 +435,40 @@ class _Refit(MacroElement):
     def __init__(self, box: list[list[float]]) -> None:
         super().__init__()
         self.box = box
+
+
+def fit_view(
+    frames: Sequence[gpd.GeoDataFrame], width_px: int, height_px: int, pad: float = 0.1
+) -> tuple[tuple[float, float] | None, int | None]:
+    """The centre (lat, lon) and whole zoom at which ``frames`` (EPSG:4326) fill a map of that
+    size in Web Mercator, with ``pad`` (a share of each side) left free; (None, None) when they
+    are empty.
+
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> frame = gpd.GeoDataFrame(geometry=[box(121.60, 31.10, 121.70, 31.20)], crs=4326)
+    >>> fit_view([frame], 1000, 700)
+    ((31.150, 121.65), 12)
+    """
+    boxes = [f.total_bounds for f in frames if len(f) and not f.geometry.is_empty.all()]
+    if not boxes:
+        return None, None
+    b = np.array(boxes)
+    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+
+    def merc_y(lat: float) -> float:
+        r = np.radians(np.clip(lat, -85.0, 85.0))
+        return float(np.log(np.tan(np.pi / 4 + r / 2)))
+
+    # At zoom z the world is 256 * 2**z pixels wide: 2*pi of Mercator x and y.
+    dx = np.radians(max(x1 - x0, 1e-9))
+    dy = max(merc_y(y1) - merc_y(y0), 1e-9)
+    usable = 1.0 - 2 * pad
+    zx = np.log2(width_px * usable * 2 * np.pi / (256 * dx))
+    zy = np.log2(height_px * usable * 2 * np.pi / (256 * dy))
+    zoom = int(np.clip(np.floor(min(zx, zy)), 1, 18))
+    cy = float(np.degrees(2 * np.arctan(np.exp((merc_y(y0) + merc_y(y1)) / 2)) - np.pi / 2))
+    return (cy, float((x0 + x1) / 2)), zoom
 
 
 def to_html(scenario: Any, extra: Sequence[MapLayer] = (), **kwargs: Any) -> str:

@@ -4,9 +4,9 @@ Examples
 --------
 >>> from geo.palette import BAND_FILL, density_color
 >>> BAND_FILL["lockdown"]
-'#ff1744'
+'#e4002b'
 >>> density_color(12_000)
-'#fd8d3c'
+'#807dba'
 """
 
 from __future__ import annotations
@@ -50,11 +50,16 @@ THEMES: dict[str, dict[str, str]] = {
     },
 }
 
+# The incident, the lockdown zone and the densest crowd are three colours that stay apart for
+# colour-blind viewers (CIEDE2000 >= 20 under simulated protanopia, deuteranopia and tritanopia,
+# checked in tests/test_palette.py): the zones keep the red / orange / yellow of Shanghai's
+# practice, incidents are cyan, crowd density is a purple ramp (ColorBrewer "Purples").
+
 #: Crowd density classes (people per km²) and their fills, light to dark.
 DENSITY_BREAKS = (0, 1_000, 5_000, 10_000, 20_000, 50_000)
-DENSITY_COLORS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
+DENSITY_COLORS = ("#efedf5", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#3f007d")
 
-INCIDENT_COLOR = "#ff3b30"
+INCIDENT_COLOR = "#00e5ff"
 SITE_COLOR = "#2ecc71"
 #: A site not open (yet, or any more) in a replay.
 SITE_CLOSED_COLOR = "#7f8c8d"
@@ -65,7 +70,7 @@ FACILITY_COLOR = "#b0b0b0"
 STAGING_COLOR = "#ff9f1c"
 
 #: The cordon's three zones (also the outlines drawn by hand).
-BAND_FILL = {"lockdown": "#ff1744", "control": "#ff9100", "prevention": "#ffd600"}
+BAND_FILL = {"lockdown": "#e4002b", "control": "#ff8000", "prevention": "#ffea00"}
 #: One colour per category (catchments coloured by site), cycled.
 CATEGORY_COLORS = (
     "#4e79a7",

@@ -53,21 +53,23 @@ class Recording:
     def cordon_result(self, t: Any) -> CordonResult | None:
         return analyses.standing_plan(self.at(t)).cordon
 
-    def figures(self, t: Any) -> dict[str, Any]:
+    def figures(self, t: Any) -> situation.ReplayFigures:
         """:func:`geo.situation.wall_figures` of the picture at ``t`` (with its standing
         plan), plus ``queue`` (people waiting at sites) and ``sites_open``."""
         ts = self.time(t)
         sc = self.at(ts)
-        out = situation.wall_figures(sc, analyses.standing_plan(sc))
+        wall = situation.wall_figures(sc, analyses.standing_plan(sc))
         sites = sc.layer("testing_sites")
         opened = (sites["opens_at"].isna() | (sites["opens_at"] <= ts)) & ~(
             sites["closes_at"].notna() & (sites["closes_at"] <= ts)
         )
-        out["queue"] = float(sites["queue"].astype(float).fillna(0).sum())
-        out["sites_open"] = int(opened.sum())
         per_h = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
-        out["tests_per_hour"] = float(per_h[opened.to_numpy(dtype=bool)].sum())
-        return out
+        wall["tests_per_hour"] = float(per_h[opened.to_numpy(dtype=bool)].sum())
+        return {
+            **wall,
+            "queue": float(sites["queue"].astype(float).fillna(0).sum()),
+            "sites_open": int(opened.sum()),
+        }
 
 
 #: How far back a recording reaches from its last event: one night and day.

@@ -41,7 +41,9 @@ def export_zip(
     report_html: str | None = None,
 ) -> bytes:
     """A zip with one RFC 7946 GeoJSON per layer and per result, the scenario as a GeoPackage,
-    ``scenario.json``, and (when given) the HTML situation report."""
+    ``scenario.json``, ``data_notes.txt`` (what was done to each file read: repairs, columns
+    recognised or mapped by hand, defaults, generated ids), and (when given) the HTML
+    situation report."""
     buf = pyio.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for kind, gdf in sc.layers.items():
@@ -53,9 +55,21 @@ def export_zip(
             z.write(folder / "scenario.json", "scenario.json")
             gpkg = save(sc, Path(tmp) / "scenario.gpkg")
             z.write(gpkg, "scenario.gpkg")
+        z.writestr("data_notes.txt", data_notes(sc))
         if report_html is not None:
             z.writestr("report.html", report_html)
     return buf.getvalue()
+
+
+def data_notes(sc: Scenario) -> str:
+    """The data notes of every layer read into ``sc``, one block per file: its summary, then
+    each column read under another name (``column -> field``)."""
+    blocks = []
+    for r in sc.reports:
+        lines = [r.summary()]
+        lines += [f"  column '{col}' -> {field}" for col, field in r.mapping.items()]
+        blocks.append("\n".join(lines))
+    return ("\n\n".join(blocks) or "no files read beyond the scenario's own") + "\n"
 
 
 def situation_report(

@@ -13,11 +13,24 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-from geo import io, layers
+from geo import columns, io, layers
 from geo.constants import DEFAULT_STAFF, DRIVE_KMH, PER_LANE_PER_H, WALK_KMH
 from geo.crs import local_crs
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, LayerReport
+
+__all__ = [
+    "DEFAULT_DRIVE_KMH",
+    "DEFAULT_STAFF",
+    "DEMO_DIR",
+    "SETTINGS_FILE",
+    "Scenario",
+    "Settings",
+    "demo",
+    "load",
+    "now_in",
+    "save",
+]
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "disney_2021"
 SETTINGS_FILE = "scenario.json"
@@ -225,7 +238,10 @@ def _load_folder(folder: Path) -> Scenario:
         file = next((p for p in candidates if p.exists()), None)
         if file is None:
             continue
-        gdf, report = io.read_layer(file, kind, tz=settings.timezone, allow_empty=True)
+        defaults = columns.scenario_defaults(settings)
+        gdf, report = io.read_layer(
+            file, kind, tz=settings.timezone, allow_empty=True, defaults=defaults
+        )
         found[kind] = gdf
         reports.append(report)
     if not found:

@@ -169,6 +169,13 @@ class WallFigures(TypedDict):
     staff: int | None
 
 
+class ReplayFigures(WallFigures):
+    """The wall's figures at a moment of a replay, plus what only a replay knows."""
+
+    queue: float  # people waiting at the sites
+    sites_open: int
+
+
 def wall_figures(sc: Scenario, plan: StandingPlan | None = None) -> WallFigures:
     """Figures for the wall tiles, from the scenario and its standing plan.
 

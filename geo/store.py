@@ -59,6 +59,28 @@ from geo import layers
 from geo.constants import WGS84
 from geo.errors import InputError, Problem
 
+__all__ = [
+    "ALWAYS",
+    "DEFAULT_TZ",
+    "DELAY_ENV",
+    "DRAWING_GEOMETRY",
+    "EVENT_KINDS",
+    "SCHEMA_VERSION",
+    "STORE_LAYERS",
+    "AppendResult",
+    "Event",
+    "EventKind",
+    "FileRecord",
+    "PostgisStore",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "json_props",
+    "open_store",
+    "prepare_rows",
+    "to_us",
+]
+
 SCHEMA_VERSION = 1
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -644,14 +666,23 @@ class SqliteStore(Store):
         row = self._db.execute("SELECT * FROM ops_files WHERE sha256 = ?", (sha256,)).fetchone()
         if row is None:
             return None
-        return FileRecord(*row[:7], ingested_at=_us_to_times([row[7]], "UTC")[0])
+        return _file_record(row, _us_to_times([row[7]], "UTC")[0])
 
     def _count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM ops_events").fetchone()[0]
+        row = self._db.execute("SELECT count(*) FROM ops_events").fetchone()
+        return int(row[0]) if row is not None else 0
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _file_record(row: Sequence[Any], ingested_at: pd.Timestamp) -> FileRecord:
+    """A FileRecord from an ``ops_files`` row (its columns are in :class:`FileRecord`'s order)."""
+    sha256, name, dest, status, n_records, n_events, n_quarantined = row[:7]
+    return FileRecord(
+        sha256, name, dest, status, n_records, n_events, n_quarantined, ingested_at=ingested_at
+    )
 
 
 # --- PostgreSQL + PostGIS -------------------------------------------------------------------
@@ -833,10 +864,11 @@ class PostgisStore(Store):
         row = self._db.execute("SELECT * FROM ops_files WHERE sha256 = %s", (sha256,)).fetchone()
         if row is None:
             return None
-        return FileRecord(*row[:7], ingested_at=pd.Timestamp(row[7]).tz_convert("UTC"))
+        return _file_record(row, pd.Timestamp(row[7]).tz_convert("UTC"))
 
     def _count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM ops_events").fetchone()[0]
+        row = self._db.execute("SELECT count(*) FROM ops_events").fetchone()
+        return int(row[0]) if row is not None else 0
 
     def close(self) -> None:
         with self._lock:
@@ -1039,9 +1071,9 @@ def _merge_state(layer: str, partial: str | None, rows: list[tuple], tz: str) ->
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame({"id": []})
     schema = layers.SCHEMAS.get(layer)
     if schema is not None:
-        for f in schema.fields:
-            if f.dtype == "datetime" and f.name in frame.columns:
-                frame[f.name] = pd.to_datetime(frame[f.name], utc=True, format="ISO8601")
+        for spec in schema.fields:
+            if spec.dtype == "datetime" and spec.name in frame.columns:
+                frame[spec.name] = pd.to_datetime(frame[spec.name], utc=True, format="ISO8601")
     frame["updated_at"] = _us_to_times(updated, tz)
     gdf = gpd.GeoDataFrame(
         frame,

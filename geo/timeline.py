@@ -48,6 +48,7 @@ import pandas as pd
 from geo.catchment import Catchments, site_capacity
 from geo.errors import InputError
 from geo.scenario import Scenario
+from geo.situation import ReplayFigures
 
 #: Longest simulated span (minutes after ``start``): a week.
 MAX_HORIZON_MIN = 7 * 24 * 60.0
@@ -83,7 +84,7 @@ class Replay(Protocol):
     def at(self, t: Any) -> Scenario:
         """The scenario as it stood at ``t``."""
 
-    def figures(self, t: Any) -> dict[str, Any]:
+    def figures(self, t: Any) -> ReplayFigures:
         """The wall figures at ``t`` (the keys of :func:`geo.situation.wall_figures`)."""
 
     def events_until(self, t: Any) -> pd.DataFrame:
@@ -201,10 +202,11 @@ class Timeline:
     def values(self, t: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(arrived, tested, queue)`` per site at ``t`` (since ``start``; interpolated)."""
         k, w = self._where(self.time(t))
-        return tuple(  # type: ignore[return-value]
+        arrived, tested, queue = (
             a[:, k] * (1.0 - w) + a[:, min(k + 1, a.shape[1] - 1)] * w
             for a in (self.arrived, self.tested, self.queue)
         )
+        return arrived, tested, queue
 
     def at(self, t: Any, *, unopened: bool = True) -> Scenario:
         """The scenario as it stood at ``t`` (a copy; the timeline's scenario is not changed).
@@ -261,7 +263,7 @@ class Timeline:
         )
         return out
 
-    def figures(self, t: Any) -> dict[str, Any]:
+    def figures(self, t: Any) -> ReplayFigures:
         """The wall figures at ``t``: the keys of :func:`geo.situation.wall_figures`.
 
         ``tested``/``remaining`` are the simulation's at ``t``; ``people`` is everyone to test

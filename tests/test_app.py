@@ -130,8 +130,11 @@ def test_staging_panel_suggests_numbered_sites(demo):
     assert any(s.value.startswith("Staging:") for s in at.subheader)
     labels = {m.label for m in at.metric}
     assert any(label.startswith("Within ") for label in labels)
-    table = next(d.value for d in at.dataframe if "reason" in d.value.columns)
-    assert list(table["rank"]) == [1, 2, 3] and table["reason"].str.len().min() > 10
+    # a table people read: names, units, whole people, and why each site is there
+    table = next(d.value for d in at.dataframe if "Why" in d.value.columns)
+    assert list(table["#"]) == [1, 2, 3] and table["Why"].str.len().min() > 10
+    assert {"Site", "People served", "Mean travel (min)"} <= set(table.columns)
+    assert table["Site"].notna().all() and not table["Site"].str.startswith("stage-").any()
     comp = next(
         c
         for c in at.main

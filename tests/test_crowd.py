@@ -19,7 +19,7 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from geo import crowd
+from geo import cli, crowd
 from geo.crs import wgs84_to_gcj02
 from geo.errors import InputError
 from geo.layers import validate
@@ -406,7 +406,7 @@ def test_grid_to_catchments_keeps_the_people(pts):
 @pytest.mark.parametrize("ext", ["gpkg", "geojson"])
 def test_cli_writes_a_readable_layer(tmp_path, files, pts, ext, capsys):
     out = tmp_path / f"grid.{ext}"
-    assert crowd.cli_crowd_aggregate(files["csv"], 200, out, show_progress=False) == 0
+    assert cli.crowd_aggregate(files["csv"], 200, out, show_progress=False) == 0
     back = gpd.read_file(out)
     assert dict(zip(back["id"], back["people"])) == reference_grid(pts, 200)
     assert back.crs.to_epsg() == 4326
@@ -415,7 +415,7 @@ def test_cli_writes_a_readable_layer(tmp_path, files, pts, ext, capsys):
 
 def test_cli_rejects_unknown_output(tmp_path, files):
     with pytest.raises(InputError, match=".gpkg or .geojson"):
-        crowd.cli_crowd_aggregate(files["csv"], 100, tmp_path / "x.shp", show_progress=False)
+        cli.crowd_aggregate(files["csv"], 100, tmp_path / "x.shp", show_progress=False)
 
 
 def test_synthetic_points_are_seeded_and_clustered():
@@ -494,6 +494,40 @@ def test_dask_zones_and_catchments_equal_single_machine(client, files, pts):
     assert many.attrs["crowd"]["people_outside"] == one.attrs["crowd"]["people_outside"]
 
 
+def test_dask_catchments_of_a_grid_frame_go_by_cell_centre(pts):
+    # A GeoDataFrame used to raise AttributeError (geo.crowd has no _POLYGONAL). A grid of
+    # polygons takes the single-machine path, so no cluster is started for it.
+    from geo import crowd_dask
+
+    catch, sites = voronoi_catchments(30, seed=5)
+    grid = crowd.aggregate_grid(pts, 250, observed_at=T0)
+    got = crowd_dask.assign_to_catchments_dask(grid, catch, scheduler="local", blocksize=1)
+    # Reference: each cell's people go to the site nearest its centre (KD-tree in UTM).
+    c = grid.to_crs(32651).geometry.centroid
+    dist, near = cKDTree(sites).query(np.c_[c.x, c.y], k=2)
+    clear = (dist[:, 1] - dist[:, 0]) > 10
+    people = grid["people"].to_numpy()
+    loads = np.bincount(near[clear, 0], weights=people[clear], minlength=30)
+    assert np.abs(got["people"].to_numpy() - loads).sum() <= 2 * people[~clear].sum()
+    assert got["people"].sum() + got.attrs["crowd"]["people_outside"] == people.sum()
+    assert got["points"].sum() == len(grid)  # one centre per cell
+    assert list(got["site_id"]) == list(catch["site_id"])
+
+
+def test_dask_catchments_of_a_point_frame_equal_single_machine(client, pts):
+    from geo import crowd_dask
+
+    catch, _ = voronoi_catchments(30)
+    points = gpd.GeoDataFrame(
+        pts[["devices"]], geometry=gpd.points_from_xy(pts.lon, pts.lat), crs=4326
+    )
+    one = crowd.assign_to_catchments(pts, catch)
+    many = crowd_dask.assign_to_catchments_dask(points, catch, scheduler=client, chunk_rows=5_000)
+    assert many.attrs["crowd"]["partitions"] >= 3
+    assert np.array_equal(many["people"].to_numpy(), one["people"].to_numpy())
+    assert np.array_equal(many["points"].to_numpy(), one["points"].to_numpy())
+
+
 def test_dask_bad_row_has_its_row_number_in_the_whole_file(client, tmp_path, pts):
     from geo import crowd_dask
 
@@ -513,7 +547,7 @@ def test_dask_bad_row_has_its_row_number_in_the_whole_file(client, tmp_path, pts
 
 def test_cli_on_a_cluster(client, tmp_path, files, pts):
     out = tmp_path / "g.gpkg"
-    assert crowd.cli_crowd_aggregate(files["parquet"], 100, out, client, show_progress=False) == 0
+    assert cli.crowd_aggregate(files["parquet"], 100, out, client, show_progress=False) == 0
     assert dict(zip(*gpd.read_file(out)[["id", "people"]].T.values)) == reference_grid(pts, 100)
 
 

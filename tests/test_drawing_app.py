@@ -49,7 +49,7 @@ def _saved_drawings(page, timeout_s: float = 30.0) -> list[dict]:
 
 
 def test_draw_a_lockdown_outline_use_it_and_delete_it(browser, app_server):
-    page = browser.new_page(viewport={"width": 1600, "height": 1100})
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
     outside = []
     page.on(
         "request",
@@ -66,11 +66,15 @@ def test_draw_a_lockdown_outline_use_it_and_delete_it(browser, app_server):
         page.mouse.down()
         page.mouse.move(box["x"] + 0.58 * box["width"], box["y"] + 0.60 * box["height"], steps=8)
         page.mouse.up()
-        # the app asks what the new shape is
-        form = page.locator('[data-testid="stForm"]').filter(has_text="Shape 1")
-        expect(form).to_be_visible(timeout=30_000)
+        # the app asks what the new shape is, beside the map (in view without scrolling), and an
+        # outline is a zone unless the user says otherwise
+        role = page.locator('[data-testid="stSelectbox"]').filter(has_text="Shape 1")
+        expect(role).to_be_visible(timeout=30_000)
         settle(page)
-        _choose(page, form, "It is", "Cordon outline · lockdown")
+        expect(role).to_be_in_viewport()
+        expect(role.get_by_role("combobox")).to_have_value("Cordon outline · lockdown")
+        form = page.locator('[data-testid="stForm"]').filter(has_text="Discard")
+        expect(form.get_by_label("Severity")).to_have_count(0)  # no incident fields for a zone
         form.get_by_label("Name").fill("<b>Gate</b> line")
         form.get_by_role("button", name="Save").click()
         settle(page)
@@ -84,17 +88,25 @@ def test_draw_a_lockdown_outline_use_it_and_delete_it(browser, app_server):
         frame = map_frame(page)
         expect(frame.locator("path.co-drawn")).to_have_count(1, timeout=30_000)
         page.screenshot(path=str(ARTIFACTS_DIR() / "drawing-app.png"))
+        # one name per layer: while drawing, the outline is in the map's editable group (one
+        # entry in its switcher), not also a layer of the page's picker under another name
+        switcher = frame.locator(".leaflet-control-layers").inner_text()
+        picker = page.locator('[data-testid="stMultiSelect"]').first.inner_text()
+        assert "Drawings (editable)" in switcher and "Cordon outlines" not in switcher
+        assert "Cordon outlines" not in picker and "Drawings" not in picker
         # exported: the layer's download button counts it
         sidebar = page.get_by_test_id("stSidebar")
         expect(sidebar.get_by_text("Cordons (drawn) (1) · GeoJSON")).to_be_visible()
         # used: the cordon from the outlines drawn on the map counts people in it
         cordon_form = sidebar.locator('[data-testid="stForm"]').filter(has_text="Draw cordon")
-        _choose(page, cordon_form, "Drawn by", "Outlines drawn on the map")
+        _choose(page, sidebar, "Drawn by", "Outlines drawn on the map")
+        settle(page)
         sidebar.get_by_role("heading", name="Cordon").click()
         cordon_form.get_by_role("button", name="Draw cordon").click()
         settle(page)
         people = page.get_by_test_id("stMetric").filter(has_text="People · lockdown")
         expect(people).to_be_visible(timeout=30_000)
+        expect(people).to_be_in_viewport()  # the result is beside the map, not below it
         assert re.search(r"[1-9]", people.get_by_test_id("stMetricValue").inner_text())
         # deleted with the toolbar's bin: gone from the scenario
         frame = map_frame(page)

@@ -112,7 +112,7 @@ def test_toolbar_renders_with_its_icons(page, demo):
     # the saved drawing is on the map, styled by its role, and the other layers still draw
     assert page.locator(f'path.co-drawn[stroke="{LOCKDOWN_STROKE}"]').count() == 1
     assert page.locator("path.co-roads").count() == len(demo.layer("roads"))
-    assert "Drawn" in page.locator(".leaflet-control-layers").inner_text()
+    assert "Drawings (editable)" in page.locator(".leaflet-control-layers").inner_text()
     assert page.outside == [] and page.errors == []
 
 

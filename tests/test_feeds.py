@@ -1,8 +1,8 @@
 """Feeds (geo/feeds.py): a watched folder ingested exactly once into the store.
 
-The crash and concurrency tests run the real ingester (``python -m geo.feeds``, what
-``cityops ingest`` calls) in subprocesses and kill it with SIGKILL; they run on SQLite and on a
-real PostgreSQL + PostGIS server (tests/pg_server.py).
+The crash and concurrency tests run the real ingester (``python -m geo.cli ingest``, what the
+``cityops ingest`` console script runs) in subprocesses and kill it with SIGKILL; they run on
+SQLite and on a real PostgreSQL + PostGIS server (tests/pg_server.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import feeds
+from geo import cli, feeds
 from geo.feeds import FEEDS, feed_from_name, ingest_folder
 from geo.store import DELAY_ENV, open_store
 from tests.pg_server import backend_url, backends
@@ -355,16 +355,150 @@ def test_cli_exit_status(tmp_path: Path, inbox: Path, capsys: pytest.CaptureFixt
     with open_store(url) as st:
         st.register_layer("testing_sites", site_layer())
     write(inbox / "site_figures_1.csv", figures_csv([("s0", 10, 5, tt(30))]))
-    args = [str(inbox), "--store", url, "--once", "--settle", "0"]
-    assert feeds.main(args) == 0
+    args = ["ingest", str(inbox), "--store", url, "--once", "--settle", "0"]
+    assert cli.main(args) == 0
     assert "1 event(s) stored" in capsys.readouterr().out
     write(inbox / "site_figures_2.csv", figures_csv([("s7", 10, 5, tt(30))]))
-    assert feeds.main([*args, "--quiet"]) == 1  # something was quarantined: say so
+    assert cli.main([*args, "--quiet"]) == 1  # something was quarantined: say so
     assert "1 record(s) quarantined" in capsys.readouterr().out
-    assert feeds.main([str(inbox), "--store", "", "--once"]) == 1
+    assert cli.main(["ingest", str(inbox), "--store", "", "--once"]) == 1
     assert "no store given" in capsys.readouterr().err
-    assert feeds.main([str(inbox), "--store", "postgresql://x@127.0.0.1:1/db", "--once"]) == 1
+    assert (
+        cli.main(["ingest", str(inbox), "--store", "postgresql://x@127.0.0.1:1/db", "--once"]) == 1
+    )
     assert "cannot connect to postgresql://x@127.0.0.1:1/db" in capsys.readouterr().err
+
+
+# --- holes closed (issue #18) ---------------------------------------------------------------
+
+
+def test_a_poison_file_is_rejected_with_its_reason_and_later_files_go_in(store, inbox: Path):
+    write(inbox / "incidents_deep.geojson", "[" * 100_000 + "]" * 100_000)
+    write(inbox / "site_figures_1.csv", figures_csv([("s0", 10, 5, tt(30))]))
+    summary = ingest_folder(inbox, store, settle_s=0)
+    by = {f.name: f for f in summary.files}
+    assert by["incidents_deep.geojson"].status == "rejected"
+    assert by["site_figures_1.csv"].stored == 1
+    report = (inbox / "rejected" / "incidents_deep.geojson.errors.txt").read_text()
+    assert "nested too deeply" in report
+    assert listing(inbox) == []
+
+
+def test_any_failure_reading_one_file_rejects_that_file_only(store, inbox: Path, monkeypatch):
+    real = feeds.parse_feed_file
+
+    def explode(name, data, *a, **k):
+        if name.startswith("incidents"):
+            raise MemoryError("boom")  # whatever a parser may raise
+        return real(name, data, *a, **k)
+
+    monkeypatch.setattr(feeds, "parse_feed_file", explode)
+    write(inbox / "incidents_1.geojson", incidents_geojson([{"id": "i1"}]))
+    write(inbox / "site_figures_1.csv", figures_csv([("s0", 10, 5, tt(30))]))
+    summary = ingest_folder(inbox, store, settle_s=0)
+    assert [f.status for f in summary.files] == ["rejected", "processed"]
+    report = (inbox / "rejected" / "incidents_1.geojson.errors.txt").read_text()
+    assert "cannot be read (MemoryError: boom)" in report
+
+
+def test_links_are_refused_unread(store, inbox: Path, tmp_path: Path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$SECRETHASH:19000:0:99999:7:::\n")
+    (inbox / "testing_sites_s.csv").symlink_to(secret)
+    inside = write(inbox / "notes.txt", "id,queue\n")
+    (inbox / "site_figures_l.csv").symlink_to(inside)  # a link inside the inbox too
+    (inbox / "site_figures_gone.csv").symlink_to(tmp_path / "nowhere")  # dangling
+    summary = ingest_folder(inbox, store, settle_s=0)
+    refused = {f.name for f in summary.files if f.status == "rejected"}
+    assert {"testing_sites_s.csv", "site_figures_l.csv", "site_figures_gone.csv"} <= refused
+    for p in (inbox / "rejected").glob("*.errors.txt"):
+        assert "SECRETHASH" not in p.read_text() and "root:" not in p.read_text()
+    assert "symbolic link" in (inbox / "rejected" / "testing_sites_s.csv.errors.txt").read_text()
+    assert (inbox / "rejected" / "testing_sites_s.csv").is_symlink()  # moved as a link
+    assert secret.read_text().startswith("root:")  # the target is untouched
+    assert store.current("testing_sites")["id"].tolist() == list(SITES)
+
+
+def test_feed_limits_on_size_records_and_value_length(store, inbox: Path, monkeypatch):
+    monkeypatch.setenv("CITYOPS_MAX_FEED_BYTES", "6000")
+    monkeypatch.setenv("CITYOPS_MAX_FEED_RECORDS", "30")
+    monkeypatch.setenv("CITYOPS_MAX_FIELD_CHARS", "100")
+    write(inbox / "site_figures_big.csv", figures_csv([("s0", 1, 1, tt(m)) for m in range(300)]))
+    write(inbox / "site_figures_many.csv", figures_csv([("s0", 1, 1, tt(m)) for m in range(40)]))
+    long_id = "9" * 5000
+    write(
+        inbox / "incidents_long.geojson",
+        incidents_geojson(
+            [
+                {"id": long_id, "kind": "fire", "severity": 3, "reported_at": tt(1)},
+                {"id": "ok", "kind": "fire", "severity": 3, "reported_at": tt(1)},
+            ]
+        ),
+    )
+    summary = ingest_folder(inbox, store, settle_s=0)
+    by = {f.name: f for f in summary.files}
+    assert by["site_figures_big.csv"].status == "rejected"
+    assert "more than the feed limit of 6,000 bytes" in str(by["site_figures_big.csv"].problems[0])
+    assert by["site_figures_many.csv"].status == "rejected"
+    assert "40 records, more than the limit of 30" in str(by["site_figures_many.csv"].problems[0])
+    inc = by["incidents_long.geojson"]
+    assert inc.status == "processed" and inc.stored == 1 and inc.quarantined == 1
+    (p,) = inc.problems
+    assert p.field == "id" and "5,000 characters long" in p.message
+    assert "Too many characters" not in str(p) and len(str(p)) < 400
+    assert long_id not in (inbox / "rejected" / "incidents_long.geojson.errors.txt").read_text()
+    assert store.current("incidents")["id"].tolist() == ["ok"]
+
+
+def test_messages_name_the_one_bad_value_not_the_column(store, inbox: Path):
+    feats = [
+        {"id": f"q{i}", "name": "x", "lanes": 2, "per_lane_per_h": v}
+        for i, v in enumerate([[150], 150, 120])
+    ]
+    write(inbox / "testing_sites_lists.geojson", incidents_geojson(feats))
+    (out,) = ingest_folder(inbox, store, settle_s=0).files
+    assert out.stored == 2 and out.quarantined == 1
+    (p,) = out.problems
+    assert "#0" in str(p.feature) and "is a list, not one number" in p.message
+    bad = "site_id,queue,tested,observed_at\ns0,lots,1,nottime\n"
+    write(inbox / "site_figures_x.csv", bad)
+    (out,) = ingest_folder(inbox, store, settle_s=0).files
+    fields = sorted(p.field for p in out.problems)
+    assert fields == ["observed_at", "queue"]  # both errors of the row, not just the first
+
+
+def test_quarantined_csv_cells_cannot_run_as_formulas(store, inbox: Path):
+    rows = [
+        "site_id,queue,tested,observed_at,note",
+        f"s0,4,2,{tt(1)},fine",
+        f's7,1,2,{tt(1)},"=HYPERLINK(""http://x"",""fix"")"',
+        f"s8,3,2,{tt(1)},=cmd|' /C calc'!A0",
+        f"s9,3,2,{tt(1)},@SUM(A1)",
+        f"s1,-3.5,2,{tt(1)},+1",
+    ]
+    write(inbox / "site_figures_f.csv", "\n".join(rows) + "\n")
+    ingest_folder(inbox, store, settle_s=0)
+    text = (inbox / "rejected" / "site_figures_f.quarantined.csv").read_text(encoding="utf-8-sig")
+    import csv
+    import io as pyio
+
+    cells = list(csv.DictReader(pyio.StringIO(text)))
+    notes = [c["note"] for c in cells]
+    assert notes[:3] == ['\'=HYPERLINK("http://x","fix")', "'=cmd|' /C calc'!A0", "'@SUM(A1)"]
+    assert [c["queue"] for c in cells] == ["1", "3", "3", "-3.5"]  # numbers stay numbers
+    assert notes[3] == "+1"  # a plain number: data, not a formula
+    assert all(not v.startswith(("=", "@")) for c in cells for v in c.values() if v)
+
+
+def test_csv_helper_neutralises_text_not_numbers(tmp_path: Path):
+    from geo.csvout import csv_text, safe_cell, write_csv
+
+    assert safe_cell("-3.5") == "-3.5" and safe_cell(-3.5) == -3.5 and safe_cell("1e-3") == "1e-3"
+    assert safe_cell("-2+3") == "'-2+3" and safe_cell("\tx") == "'\tx" and safe_cell("a=b") == "a=b"
+    text = csv_text(["=id", "v"], [["@x", -1], {"=id": "ok", "v": "+1"}])
+    assert text.splitlines() == ["'=id,v", "'@x,-1", "ok,+1"]
+    path = write_csv(tmp_path / "t.csv", ["a"], [["=1"]])
+    assert path.read_text(encoding="utf-8-sig").splitlines() == ["a", "'=1"]
 
 
 # --- crashes and concurrency ----------------------------------------------------------------
@@ -390,7 +524,7 @@ def start_ingester(inbox: Path, url: str, delay: float | None) -> subprocess.Pop
     env.pop(DELAY_ENV, None)
     if delay:
         env[DELAY_ENV] = str(delay)
-    cmd = [sys.executable, "-m", "geo.feeds", str(inbox), "--store", url, "--once"]
+    cmd = [sys.executable, "-m", "geo.cli", "ingest", str(inbox), "--store", url, "--once"]
     return subprocess.Popen(
         [*cmd, "--settle", "0"], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True
     )

@@ -24,6 +24,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon
 
 from geo import io as gio
+from geo import readers
 from geo.errors import InputError
 from geo.layers import SCHEMAS, validate
 
@@ -401,8 +402,8 @@ def test_garbage_in_other_formats_is_wrapped():
 
 def test_unsupported_type_lists_formats():
     with pytest.raises(InputError) as e:
-        gio.read_layer(b"<kml/>", "incidents", name="sites.kml")
-    assert "unsupported file type '.kml'" in str(e.value)
+        gio.read_layer(b"AC1032 drawing", "incidents", name="sites.dwg")
+    assert "unsupported file type '.dwg'" in str(e.value)
     assert "GeoPackage" in e.value.expected and "OpenStreetMap" in e.value.expected
 
 
@@ -560,14 +561,15 @@ def test_csv_wkt_polygons():
     bad = text.replace("POLYGON ((", "POLYGON ((oops ")
     with pytest.raises(InputError) as e:
         gio.read_layer(bad.encode(), "crowd_zones", name="zones.csv")
-    assert e.value.field == "WKT" and e.value.feature == "row 1 (id z1)"
+    assert e.value.field == "WKT" and e.value.feature == "row 1 (line 2) (id z1)"
     assert "is not WKT" in str(e.value)
 
 
 def test_csv_without_coordinates_lists_columns():
     with pytest.raises(InputError) as e:
         gio.read_layer(b"id,address\n1,Pudong\n", "facilities", name="addr.csv")
-    assert "no coordinate columns" in str(e.value) and "columns found: id, address" in str(e.value)
+    assert "no coordinate columns" in str(e.value) and "unused columns: id, address" in str(e.value)
+    assert e.value.missing == ["lon", "lat"] and "--map lon=COLUMN" in str(e.value)
 
 
 # --- OpenStreetMap -------------------------------------------------------------------------------
@@ -637,13 +639,13 @@ def test_osm_tags_parsing_and_reversed_oneway():
         crs="EPSG:4326",
     )
     notes: list[str] = []
-    roads = gio.osm_roads(lines, notes)
+    roads = readers.osm_roads(lines, notes)
     assert list(roads["oneway"]) == [True, True, True, False]
     assert list(roads.geometry.iloc[0].coords) == [(1, 0), (0, 0)]  # reversed to travel direction
     assert roads["speed_kmh"].iloc[0] == pytest.approx(30 * 1.609344)
     assert math.isnan(roads["speed_kmh"].iloc[1]) and roads["speed_kmh"].iloc[2] == 40
     assert roads["lanes"].iloc[0] == 2 and pd.isna(roads["lanes"].iloc[2])
-    assert gio._parse_other_tags(lines["other_tags"].iloc[0])["note"] == 'say "hi"'
+    assert readers._parse_other_tags(lines["other_tags"].iloc[0])["note"] == 'say "hi"'
     assert any("reversed" in n for n in notes) and any("'none'" in n for n in notes)
 
 
@@ -807,3 +809,186 @@ def test_gpkg_upload_and_bad_time_zone_setting(tmp_path):
     assert e.value.file == "upload.gpkg" and "unknown time zone 'Mars/Base'" in str(e.value)
     layers, settings = gio.read_gpkg(path.read_bytes(), name="upload.gpkg", tz="Asia/Shanghai")
     assert_layers_equal(roads_layer(), layers["roads"])
+
+
+# --- formats and aliases: each fixture reads as its GeoJSON twin ---------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TWINS = [
+    # (input, kind, twin, read options)
+    ("sites_zh.csv", "testing_sites", "sites.geojson", {}),  # Chinese headers
+    ("sites_en.csv", "testing_sites", "sites.geojson", {}),  # English variants
+    ("sites.xlsx", "testing_sites", "sites.geojson", {}),  # Excel, Chinese headers
+    ("sites.xls", "testing_sites", "sites.geojson", {}),  # Excel 97-2003
+    ("sites_unmapped_zh.csv", "testing_sites", "sites.geojson", {"mapping": {"lanes": "工位"}}),
+    ("sites.parquet", "testing_sites", "sites.geojson", {}),  # GeoParquet
+    ("sites_table.parquet", "testing_sites", "sites.geojson", {}),  # Parquet with lon/lat
+    ("sites.fgb", "testing_sites", "sites.geojson", {}),  # FlatGeobuf
+    ("sites.kml", "testing_sites", "sites_kml.geojson", {}),  # Google Earth placemarks
+    ("sites.kmz", "testing_sites", "sites_kml.geojson", {}),
+    ("sites.kml", "boundary", "boundary_kml.geojson", {}),  # its polygon folder
+    ("zones_zh.csv", "crowd_zones", "zones.geojson", {}),  # Chinese headers, 18,000
+    ("zones_en.csv", "crowd_zones", "zones.geojson", {}),  # English variants
+    ("roads_osm.geojson", "roads", "roads.geojson", {}),  # OSM tags as exported by tools
+    ("roads.osm", "roads", "roads.geojson", {}),  # OSM XML (Overpass, JOSM)
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "twin", "options"), TWINS, ids=[t[0] for t in TWINS])
+def test_every_format_and_alias_family_reads_as_its_geojson_twin(name, kind, twin, options):
+    from geopandas.testing import assert_geodataframe_equal
+
+    if name.endswith((".xlsx", ".xls")):
+        pytest.importorskip("openpyxl" if name.endswith("x") else "python_calamine")
+    got, report = gio.read_layer(FIXTURES / name, kind, **options)
+    ref, _ = gio.read_layer(FIXTURES / twin, kind)
+    assert_geodataframe_equal(got, ref, check_less_precise=True)
+    # and as an upload (bytes with a name) it is the same layer
+    up, _ = gio.read_layer((FIXTURES / name).read_bytes(), kind, name=name, **options)
+    assert_geodataframe_equal(up, got)
+    assert report.features == len(ref)
+
+
+def test_data_notes_say_which_columns_were_recognised_and_what_was_filled_in():
+    _, zh = gio.read_layer(FIXTURES / "sites_zh.csv", "testing_sites")
+    assert zh.mapping == {"名称": "name", "车道数": "lanes"}
+    text = zh.summary()
+    assert "columns recognised (Chinese headers): '名称' -> name, '车道数' -> lanes" in text
+    assert "per_lane_per_h not in the file: 150" in text and "'经度' and '纬度'" in text
+    _, roads = gio.read_layer(FIXTURES / "roads_osm.geojson", "roads")
+    assert roads.mapping == {"osm_id": "id", "highway": "road_class", "maxspeed": "speed_kmh"}
+    assert any("OpenStreetMap tags" in n for n in roads.notes)
+    assert any("oneway=-1 reversed" in n for n in roads.notes)
+    _, zones = gio.read_layer(FIXTURES / "zones_zh.csv", "crowd_zones")
+    assert "'地址' -> address" in zones.summary() and "thousands separators" in zones.summary()
+
+
+def test_scenario_defaults_fill_per_lane_and_missing_ids_are_generated():
+    data = b"name,lon,lat,lanes,per_lane_per_h\nA,121.66,31.14,2,\nB,121.67,31.14,3,90\n"
+    layer, report = gio.read_layer(
+        data, "testing_sites", name="s.csv", defaults={"per_lane_per_h": 120}
+    )
+    assert list(layer["per_lane_per_h"]) == [120.0, 90.0]
+    assert list(layer["id"]) == ["testing_sites-1", "testing_sites-2"]
+    assert any("ids generated as testing_sites-<row>" in n for n in report.notes)
+    assert any("empty in 1 feature(s): 120" in n for n in report.notes)
+
+
+def test_a_required_column_still_missing_names_the_columns_and_the_best_guess():
+    from geo.columns import ColumnsMissing
+
+    with pytest.raises(ColumnsMissing) as e:
+        gio.read_layer(FIXTURES / "sites_unmapped_zh.csv", "testing_sites")
+    assert e.value.missing == ["lanes"] and e.value.guesses == {"lanes": "工位"}
+    assert e.value.columns == ["工位"] and e.value.file == "sites_unmapped_zh.csv"
+    assert "--map lanes=COLUMN" in str(e.value) and "best guess: 工位" in str(e.value)
+    assert isinstance(e.value, InputError)  # every caller that handles bad input handles it
+    with pytest.raises(InputError, match="the column 'nope' chosen for lanes is not in the file"):
+        gio.read_layer(FIXTURES / "sites_zh.csv", "testing_sites", mapping={"lanes": "nope"})
+    with pytest.raises(InputError, match="'colour' is not a field of the testing_sites layer"):
+        gio.read_layer(FIXTURES / "sites_zh.csv", "testing_sites", mapping={"colour": "名称"})
+
+
+def test_table_coordinates_can_be_mapped_like_fields():
+    text = "id,kind,东,北\nf1,hospital,121.66,31.14\n".encode()
+    from geo.columns import ColumnsMissing
+
+    with pytest.raises(ColumnsMissing) as e:
+        gio.read_layer(text, "facilities", name="f.csv")
+    assert e.value.missing == ["lon", "lat"] and e.value.guesses == {"lon": "东", "lat": "北"}
+    layer, _ = gio.read_layer(text, "facilities", name="f.csv", mapping={"lon": "东", "lat": "北"})
+    assert layer.geometry.iloc[0].equals(Point(121.66, 31.14))
+
+
+def test_kml_without_a_fitting_folder_and_bad_excel_are_clear_errors(tmp_path):
+    with pytest.raises(InputError) as e:  # placemarks are not roads: no class, no lines
+        gio.read_layer(FIXTURES / "sites.kml", "roads")
+    assert str(e.value).startswith("sites.kml, field 'road_class': required column is missing")
+    with pytest.raises(InputError, match=r"book\.xlsx: "):
+        gio.read_layer(b"PK\x03\x04 not really a workbook", "testing_sites", name="book.xlsx")
+    with pytest.raises(InputError, match=r"\.osm files"):
+        gio.read_layer(FIXTURES / "roads.osm", "facilities")
+
+
+def test_an_archive_that_unpacks_beyond_the_limit_is_refused(tmp_path):
+    bomb = tmp_path / "bomb.kmz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("doc.kml", "<kml>" + " " * 5_000_000 + "</kml>")
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(InputError, match="unpacks to 5,000,011 bytes"):
+        gio.read_layer(bomb, "boundary", max_bytes=1_000_000)
+
+
+def test_csv_coordinate_errors_do_not_hide_the_other_field_errors():
+    text = (
+        "id,name,lanes,lon,lat\n"
+        "a,Gate,4,121.66,31.14\n"
+        "b,Hub,0,121.6x,31.14\n"  # a bad coordinate and a bad lane count in one row
+        "c,,2,121.67,31.15\n"  # a missing name
+    )
+    with pytest.raises(InputError) as e:
+        gio.read_layer(text.encode(), "testing_sites", name="s.csv")
+    got = [(p.feature, p.field) for p in e.value.problems]
+    assert got == [
+        ("row 2 (line 3) (id b)", "lon"),
+        ("row 2 (line 3) (id b)", "lanes"),
+        ("row 3 (line 4) (id c)", "name"),
+    ]
+
+
+def test_a_list_in_one_feature_is_that_features_problem_only():
+    feats = [
+        feature(Point(121.66, 31.14), id=f"s{i}", name="x", lanes=2, per_lane_per_h=v)
+        for i, v in enumerate([[150], 150, 120])
+    ]
+    with pytest.raises(InputError) as e:
+        gio.read_layer(fc(*feats), "testing_sites", name="s.geojson")
+    (p,) = e.value.problems
+    assert p.feature == "#0 (id s0)" and p.field == "per_lane_per_h"
+    assert "is a list, not one number" in p.message
+
+
+def test_poison_json_and_huge_values_are_clear_errors(tmp_path):
+    deep = tmp_path / "deep.geojson"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        gio.read_layer(deep, "incidents")
+    big = fc(feature(Point(121.66, 31.14), id="1" * 10_000_000, name="x", lanes=2))
+    with pytest.raises(InputError) as e:
+        gio.read_layer(big, "testing_sites", name="big.geojson")
+    msg = str(e.value)
+    assert "10,000,000 characters long" in msg and "Too many characters" not in msg
+    assert len(msg) < 600 and e.value.field == "id"
+
+
+def test_limits_on_features_and_value_length_are_configurable(monkeypatch):
+    text = "id,name,lanes,lon,lat\n" + "".join(
+        f"s{i},{'n' * (i * 10)},2,121.66,31.14\n" for i in range(1, 6)
+    )
+    monkeypatch.setenv("CITYOPS_MAX_FEATURES", "4")
+    with pytest.raises(InputError, match="more than the limit of 4"):
+        gio.read_layer(text.encode(), "testing_sites", name="s.csv")
+    monkeypatch.setenv("CITYOPS_MAX_FEATURES", "10")
+    monkeypatch.setenv("CITYOPS_MAX_FIELD_CHARS", "35")
+    with pytest.raises(InputError) as e:
+        gio.read_layer(text.encode(), "testing_sites", name="s.csv")
+    assert [(p.feature, p.field) for p in e.value.problems] == [
+        ("row 4 (line 5) (id s4)", "name"),
+        ("row 5 (line 6) (id s5)", "name"),
+    ]
+    assert "CITYOPS_MAX_FIELD_CHARS" in e.value.expected
+    monkeypatch.setenv("CITYOPS_MAX_FIELD_CHARS", "lots")
+    with pytest.raises(InputError, match="CITYOPS_MAX_FIELD_CHARS"):
+        gio.read_layer(text.encode(), "testing_sites", name="s.csv")
+
+
+def test_read_layer_docstring_example_runs():
+    import doctest
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = finder.find(gio.read_layer, "read_layer", globs={})
+    assert tests and tests[0].examples
+    for t in tests:
+        runner.run(t)
+    assert runner.failures == 0

@@ -172,3 +172,44 @@ def test_many_problems_are_summarised():
 @pytest.mark.parametrize("kind", LAYER_KINDS)
 def test_every_kind_has_an_empty_template(kind):
     assert "id" in empty(kind).columns
+
+
+def test_a_list_value_is_named_as_such_and_only_where_it_is():
+    with pytest.raises(InputError) as e:
+        validate(sites(per_lane_per_h=[[150], 150]), "testing_sites", source="s.geojson")
+    (p,) = e.value.problems
+    assert p.feature == "#0 (id a)" and p.message == "'[150]' is a list, not one number"
+
+
+def test_over_long_values_are_one_short_message_each():
+    from geo.limits import Limits
+
+    big = "7" * 50_000
+    with pytest.raises(InputError) as e:
+        validate(
+            sites(id=[big, "b"], lanes=[big, 2]),
+            "testing_sites",
+            source="s.geojson",
+            limits_=Limits(max_field_chars=1000),
+        )
+    msgs = [(p.field, p.message) for p in e.value.problems]
+    assert [f for f, _ in msgs] == ["id", "lanes"]  # no 'not a number', no 'missing'
+    assert all("50,000 characters long" in m for _, m in msgs)
+    assert len(str(e.value)) < 800 and big not in str(e.value)
+
+
+def test_feature_count_limit_and_reader_row_labels():
+    from geo.limits import Limits
+
+    with pytest.raises(InputError, match="2 features, more than the limit of 1"):
+        validate(sites(), "testing_sites", limits_=Limits(max_features=1))
+    with pytest.raises(InputError) as e:
+        validate(sites(lanes=[0, 2]), "testing_sites", labels=["row 1 (line 2)", "row 2"])
+    assert e.value.feature == "row 1 (line 2) (id a)"
+
+
+def test_messages_quote_values_escaped_and_short():
+    with pytest.raises(InputError) as e:
+        validate(sites(kind=["fixed\nline2" + "x" * 100, "mobile"]), "testing_sites")
+    msg = e.value.problems[0].message
+    assert "\n" not in msg and "\\n" in msg and "characters)" in msg

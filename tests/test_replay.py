@@ -105,3 +105,54 @@ def test_wall_replay_plays_without_reloading(browser, app_server, night):
         expect(page.locator(".co-tile .v").nth(1)).to_have_text(f"{night.people:,.0f}")
     finally:
         page.close()
+
+
+def _clock_minutes(text: str) -> int:
+    h, m = (int(x) for x in re.search(r"(\d\d):(\d\d)", text).groups())
+    return (h * 60 + m - 18 * 60) % (24 * 60)  # minutes since 18:00 (the night wraps at 24:00)
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("browser")
+def test_replay_speed_holds_and_pause_stops_on_the_time_shown(browser, app_server):
+    """At 5 min/s the clock covers 5 minutes of the night per second (within 10 %), and a pause
+    stops within half a second (2.5 min of the night) of the time shown when it is pressed."""
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(app_server.url + "/?view=wall&replay=1&t=19:00")
+        page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        clock = page.locator("#co-clock")
+        expect(clock).to_contain_text("19:00", timeout=30_000)
+        page.get_by_role("button", name=re.compile("Play")).click()
+        samples: list[tuple[float, int]] = []  # (seconds, clock minutes) at each change
+        last = None
+        t0 = page.evaluate("performance.now()") / 1000
+        while page.evaluate("performance.now()") / 1000 - t0 < 18:
+            m = _clock_minutes(clock.inner_text())
+            if m != last:
+                samples.append((page.evaluate("performance.now()") / 1000, m))
+                last = m
+            page.wait_for_timeout(100)
+        changes = samples[1:]  # the first sample is the start, not a change
+        # A loaded machine draws fewer frames, but each shows the time the speed says.
+        assert len(changes) >= 4, samples
+        (ta, ma), (tb, mb) = changes[0], changes[-1]
+        assert tb - ta >= 6, samples
+        speed = (mb - ma) / (tb - ta)
+        assert abs(speed - 5.0) / 5.0 <= 0.10, (speed, samples)
+        # read the clock and press Pause in one go, as a person does
+        text = page.evaluate(
+            """() => { const t = document.querySelector('#co-clock').innerText;
+                [...document.querySelectorAll('button')].find(b => /Pause/.test(b.innerText))
+                  .click();
+                return t; }"""
+        )
+        shown = _clock_minutes(text)
+        expect(page.get_by_role("button", name=re.compile("Play"))).to_be_visible(timeout=20_000)
+        page.wait_for_timeout(2000)
+        stopped = _clock_minutes(clock.inner_text())
+        assert 0 <= stopped - shown <= 2.5, (shown, stopped)
+        page.wait_for_timeout(2000)
+        assert _clock_minutes(clock.inner_text()) == stopped  # and it stays
+    finally:
+        page.close()

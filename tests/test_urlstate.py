@@ -50,7 +50,7 @@ def test_a_link_with_parameters_recomputes_the_analyses():
     # the form shows the linked values
     rings = next(t for t in at.sidebar.text_input if t.label.startswith("Lockdown"))
     assert rings.value == "300,1000,3000"
-    table = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    table = next(d.value for d in at.dataframe if "Why" in d.value.columns)
     assert len(table) == 2
     groups = _map_args(at)["feature_group"]
     assert "co-cordon" in groups and "co-catchments" in groups and "co-staging" in groups

@@ -63,3 +63,49 @@ def test_wall_keeps_the_layers_of_its_link_through_a_reload(browser, app_server)
         assert "hide=roads%2Ccrowd_zones" in page.url or "hide=roads,crowd_zones" in page.url
     finally:
         page.close()
+
+
+_CUT = """() => [...document.querySelectorAll('%s')].filter(
+    e => e.scrollWidth > e.clientWidth + 1 || e.innerText.includes('…')).length"""
+
+
+def test_tablet_and_phone_layouts(browser, app_server):
+    """1024x768: the wall's tiles and the workbench's figures wrap rather than being cut, and
+    the map is in view without scrolling; 390x844 (a phone): the wall's tiles stack two by two
+    and the legend folds to its title."""
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    try:
+        page.goto(app_server.url + "/?view=wall")
+        page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        frame = page.locator(MAP_IFRAME).first.content_frame
+        frame.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
+        assert page.evaluate(_CUT % ".co-tile .v") == 0
+        assert page.locator(MAP_IFRAME).first.bounding_box()["y"] < 768 - 200
+        assert frame.locator("details.co-legend[open]").count() == 1
+        page.screenshot(path=str(ARTIFACTS_DIR() / "wall-1024x768.png"))
+        page.goto(app_server.url + "/")
+        page.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        page.wait_for_timeout(1500)
+        assert page.evaluate(_CUT % '[data-testid="stMetricValue"] > div') == 0
+        page.screenshot(path=str(ARTIFACTS_DIR() / "workbench-1024x768.png"))
+    finally:
+        page.close()
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        phone.goto(app_server.url + "/?view=wall")
+        phone.wait_for_selector(MAP_IFRAME, timeout=60_000)
+        frame = phone.locator(MAP_IFRAME).first.content_frame
+        frame.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
+        widths = [
+            b["width"]
+            for b in phone.locator(".co-tile").evaluate_all(
+                "els => els.map(e => e.getBoundingClientRect().toJSON())"
+            )
+        ]
+        assert len(widths) == 5 and max(widths) < 0.5 * 390
+        assert phone.evaluate(_CUT % ".co-tile .v") == 0
+        assert frame.locator("details.co-legend").count() == 1
+        assert frame.locator("details.co-legend[open]").count() == 0  # folded
+        phone.screenshot(path=str(ARTIFACTS_DIR() / "wall-390x844.png"))
+    finally:
+        phone.close()

@@ -8,12 +8,12 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import io, live, mapview, report, situation
+from geo import io, mapview, report, situation
 from geo import scenario as scen
-from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
 from geo.ui import (
     catchment_panel,
@@ -23,19 +23,25 @@ from geo.ui import (
     staging_panel,
     state,
     timeline_panel,
+    upload_panel,
     urlstate,
 )
 
-DATUMS = {
-    "WGS-84 (GPS, OpenStreetMap)": "wgs84",
-    "GCJ-02 (Amap/Gaode, Tencent)": "gcj02",
-    "BD-09 (Baidu)": "bd09",
-}
-UPLOAD_TYPES = ["geojson", "json", "gpkg", "zip", "csv", "pbf"]
-
 CSS = """
 <style>
-[data-testid="stMetricValue"] { font-size: 2.6rem; font-weight: 700; }
+/* A figure is sized by its own column, so a narrow column (a tablet, the results beside the
+   map) shows it whole instead of "27..."; labels wrap. */
+[data-testid="stMetric"] { container-type: inline-size; }
+[data-testid="stMetricValue"] { font-size: clamp(0.95rem, 15cqi, 2.6rem); font-weight: 700; }
+[data-testid="stMetricValue"] > div { overflow: visible; text-overflow: clip; }
+[data-testid="stMetricLabel"] p { white-space: normal; }
+/* Below 1200 px (tablets) the results go under the map instead of beside it. */
+@media (max-width: 1200px) {
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-co-results) {
+    flex-wrap: wrap; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-co-results)
+    > [data-testid="stColumn"] { min-width: 100%; flex: 1 1 100%; }
+}
 [data-testid="stMetricLabel"] p { font-size: 1.05rem; }
 .block-container { padding-top: 1.2rem; padding-bottom: 0.5rem; }
 </style>
@@ -55,15 +61,27 @@ def render() -> None:
         cordon_panel.controls(sc)
         catchment_panel.controls(sc)
         staging_panel.controls(sc)
-    st.fragment(run_every=timeline_panel.run_every(state.refresh_s()))(_live_view)()
-    cordon_panel.results()
-    catchment_panel.results()
-    staging_panel.results()
+    # Results sit beside the map, the newest first, where the eye is after pressing a button.
+    c_map, c_side = st.columns([2.3, 1], gap="medium")
+    with c_map:
+        st.fragment(run_every=timeline_panel.run_every(state.refresh_s()))(_live_view)()
+    with c_side, st.container(key="co-results"):
+        if drawing_panel.active() and not timeline_panel.active():
+            drawing_panel.pending_form(sc)
+        for key in state.results_order(list(RESULT_PANELS)):
+            RESULT_PANELS[key].results()
+        if not any(
+            state.result(k) for k in ("cordon_result", "catchment_result", "staging_result")
+        ):
+            st.caption(
+                "Results of *Cordon*, *Catchments* and *Staging* (in the sidebar) appear here, "
+                "beside the map, and the map zooms to them."
+            )
     staging_panel.compare(sc)
 
     with st.sidebar:
         _views_link()
-        _upload_panel(sc)
+        upload_panel.render(sc)
         crowd_panel.controls(sc)
         _export_panel(sc)
         _data_notes(sc)
@@ -104,7 +122,8 @@ def _live_view() -> None:
             _kpi_tiles(sc)
             _data_age(sc)
     with c_layers:
-        hidden = _layer_picker(sc, extra)
+        # While drawing, the drawings are in the editable group, not a layer to pick.
+        hidden = _layer_picker(drawing_panel.map_scenario(sc) if drawing else sc, extra)
     live_map = mapview.build_live_map(
         drawing_panel.map_scenario(sc) if drawing else sc,
         extra,
@@ -116,18 +135,20 @@ def _live_view() -> None:
     # The base map stays identical between refreshes (same component key): only the feature
     # groups are swapped, so the user's zoom and pan survive. Only a click (or, while drawing,
     # the drawings) comes back: panning and zooming must not rerun the script.
+    center, zoom = _fit()
     out = st_folium(
         live_map.base,
         key="map",
         feature_group_to_add=live_map.groups,
         layer_control=live_map.control(),
-        height=760,
+        height=MAP_HEIGHT,
         use_container_width=True,
+        center=center,
+        zoom=zoom,
         returned_objects=["all_drawings"] if drawing else ["last_clicked"],
     )
     if drawing:
         drawing_panel.handle(sc, (out or {}).get("all_drawings"))
-        drawing_panel.pending_form(sc)
         return
     clicked = (out or {}).get("last_clicked")
     if clicked and clicked.get("lng") is not None:
@@ -135,6 +156,22 @@ def _live_view() -> None:
         if st.session_state.get("clicked_point") != point:
             st.session_state["clicked_point"] = point
             st.rerun()  # the Cordon panel offers the point as an incident
+
+
+MAP_HEIGHT = 760
+#: The map's width on a 1920-px screen with the sidebar open (the fit's assumption).
+MAP_WIDTH = 1050
+RESULT_PANELS = {"cordon": cordon_panel, "catchments": catchment_panel, "staging": staging_panel}
+
+
+def _fit() -> tuple[tuple[float, float] | None, int | None]:
+    """The view that fits the newest result (the map moves there once, when it is computed;
+    the same view on later reruns does not move the map again)."""
+    latest = state.latest_result()
+    if latest is None:
+        return None, None
+    layers = RESULT_PANELS[latest].map_layers()
+    return mapview.fit_view([lay.gdf for lay in layers], MAP_WIDTH, MAP_HEIGHT)
 
 
 def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
@@ -149,7 +186,7 @@ def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
         "On the map",
         list(names),
         default=[k for k in names if k not in hidden],
-        format_func=names.get,
+        format_func=lambda k: str(names[k]),
         help="Kept in the page's address: a reload or a shared link shows the same layers. "
         "The switcher on the map is for a quick look.",
     )
@@ -188,7 +225,7 @@ def _kpi_tiles(sc: scen.Scenario) -> None:
     cols[4].metric("Tests per hour", f"{k['tests_per_hour']:,.0f}")
 
 
-def _replay_tiles(f: dict, t) -> None:
+def _replay_tiles(f: situation.ReplayFigures, t: pd.Timestamp) -> None:
     cols = st.columns(5)
     cols[0].metric("Replay time", f"{t:%H:%M}")
     cols[1].metric("Tested", f"{f['tested']:,.0f}")
@@ -203,74 +240,6 @@ def _data_age(sc: scen.Scenario) -> None:
         parts = [f"{k.replace('_', ' ')} {v:,.0f} min" for k, v in sorted(ages.items())]
         src = "live store" if state.store() is not None else "scenario files"
         st.caption(f"Data age ({src}): " + " · ".join(parts))
-
-
-def _upload_panel(sc: scen.Scenario) -> None:
-    st.header("Load a layer")
-    with st.form("upload", clear_on_submit=False):
-        kind = st.selectbox("Layer", LAYER_KINDS, format_func=lambda k: SCHEMAS[k].title)
-        file = st.file_uploader(
-            "File",
-            type=UPLOAD_TYPES,
-            help="GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat "
-            "columns, or OpenStreetMap .osm.pbf (roads)",
-        )
-        datum = st.selectbox(
-            "Coordinates",
-            list(DATUMS),
-            help="Chinese map providers publish "
-            "offset coordinates; they are converted to WGS-84 on read.",
-        )
-        swap = st.checkbox("Latitude and longitude are swapped")
-        assume = st.text_input("CRS if the file declares none", placeholder="e.g. EPSG:4326")
-        mode = st.radio("Existing features", ["replace", "append"], horizontal=True)
-        submitted = st.form_submit_button("Add to map", type="primary")
-    if submitted:
-        if file is None:
-            st.warning("Choose a file first.")
-        else:
-            _apply_upload(
-                sc,
-                kind,
-                file.name,
-                file.getvalue(),
-                DATUMS[datum],
-                swap,
-                assume.strip() or None,
-                mode,
-            )
-    for line in state.upload_log()[-5:]:
-        st.caption(line)
-
-
-def _apply_upload(sc, kind, name, data, datum, swap, assume, mode) -> None:
-    try:
-        gdf, report = io.read_layer(
-            data,
-            kind,
-            name=name,
-            datum=datum,
-            swap_xy=swap,
-            assume_crs=assume,
-            tz=sc.settings.timezone,
-        )
-        new = sc.with_layer(kind, gdf, report, mode=mode)
-    except InputError as exc:
-        st.error(f"**{name} was not loaded; the scenario is unchanged.**\n\n{exc}")
-        return
-    except Exception as exc:  # never a traceback in the UI; the message still names the file
-        st.error(
-            f"**{name} was not loaded; the scenario is unchanged.**\n\n"
-            f"Unexpected problem reading it: {type(exc).__name__}: {exc}"
-        )
-        return
-    st_ = state.store()
-    if st_ is not None and kind in live.LIVE_LAYERS:
-        st_.register_layer(kind, gdf, source=name)  # feeds and other screens see it too
-    state.replace(new)
-    state.remember(report)
-    st.success(report.summary())
-    st.rerun()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

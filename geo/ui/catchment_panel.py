@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from geo import analyses, io, mapview
+from geo import analyses, io, mapview, tables
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state, urlstate
+from geo.ui import state, urlstate, widgets
 
 KIND_LABELS = {
     "travel_time": "Travel time (nearest by road)",
@@ -17,60 +17,47 @@ KIND_LABELS = {
 }
 MODE_LABELS = {"walk": "Walking", "drive": "Driving"}
 SCOPES = analyses.DEMAND_SCOPES
-TABLE_COLUMNS = {
-    "name": "Site",
-    "people": "People",
-    "load": "Load",
-    "throughput_per_h": "Tests/h",
-    "mean_min": "Mean min",
-    "max_min": "Max min",
-    "untested": "Untested",
-    "finish_at": "Finishes",
-    "status": "Status",
-}
 
 
 URL = urlstate.Panel("catch")
 CELLS_M = [100, 150, 250, 500, 1000]
 
 
+K = {k: f"catch_{k}" for k in ("kind", "mode", "cell", "iso", "scope")}  # widget keys
+
+
 def controls(sc: Scenario) -> None:
     """Sidebar controls; a run stores its result in the session (and its parameters in the URL)."""
     st.header("Catchments")
-    p = {
-        "kind": URL.get("kind", str, "travel_time", choices=KIND_LABELS),
-        "mode": URL.get("mode", str, "walk", choices=MODE_LABELS),
-        "cell": URL.get("cell", int, 250, choices=CELLS_M),
-        "iso": URL.get("iso", urlstate.as_bool, False),
-        "scope": URL.get("scope", analyses.scope_key, "held", choices=SCOPES),
-    }
+    # The URL seeds each widget once; the widgets own their values from then on.
+    URL.seed(K["kind"], "kind", str, "travel_time", choices=KIND_LABELS)
+    URL.seed(K["mode"], "mode", str, "walk", choices=MODE_LABELS)
+    URL.seed(K["cell"], "cell", int, 250, choices=CELLS_M)
+    URL.seed(K["iso"], "iso", urlstate.as_bool, False)
+    URL.seed(K["scope"], "scope", analyses.scope_key, "held", choices=SCOPES)
     with st.form("catchments"):
-        kind = st.selectbox(
-            "Kind",
-            list(KIND_LABELS),
-            format_func=KIND_LABELS.get,
-            index=list(KIND_LABELS).index(p["kind"]),
+        st.selectbox(
+            "Kind", list(KIND_LABELS), format_func=lambda k: str(KIND_LABELS[k]), key=K["kind"]
         )
-        mode = st.radio(
+        st.radio(
             "Mode",
             list(MODE_LABELS),
-            format_func=MODE_LABELS.get,
+            format_func=lambda k: str(MODE_LABELS[k]),
             horizontal=True,
-            index=list(MODE_LABELS).index(p["mode"]),
+            key=K["mode"],
         )
-        cell_m = st.select_slider("Demand cell (m)", CELLS_M, value=p["cell"])
-        iso = st.checkbox("Show isochrones (5/10/15/30 min)", value=p["iso"])
-        scope = st.radio(
+        st.select_slider("Demand cell (m)", CELLS_M, key=K["cell"])
+        st.checkbox("Show isochrones (5/10/15/30 min)", key=K["iso"])
+        st.radio(
             "Demand",
             list(SCOPES),
-            format_func=SCOPES.get,
-            index=list(SCOPES).index(p["scope"]),
-            help="The people to test: those in the standing cordon's lockdown zone (as on the "
-            "wall), or everyone in the crowd zones.",
+            format_func=lambda k: str(SCOPES[k]),
+            key=K["scope"],
+            help="The people to test: those the standing plan holds (its lockdown zone and the "
+            "venues its incidents close, as on the wall), or everyone in the crowd zones.",
         )
         run = st.form_submit_button("Compute catchments")
-    if run:
-        p = {"kind": kind, "mode": mode, "cell": int(cell_m), "iso": iso, "scope": scope}
+    p = {k: st.session_state[K[k]] for k in K}
     if run or urlstate.restore_due(URL, "catchment_result"):
         try:
             with st.spinner("Computing catchments…"):
@@ -80,6 +67,7 @@ def controls(sc: Scenario) -> None:
                 )
                 bands = analyses.isochrones(sc, p["mode"]) if p["iso"] else None
         except InputError as exc:
+            state.forget("catchment_result")  # a failed run leaves no stale result on screen
             st.error(f"Catchments could not be computed.\n\n{exc}")
             return
         state.keep_result(
@@ -91,6 +79,7 @@ def controls(sc: Scenario) -> None:
             isochrones=bands,
         )
         URL.set(p)
+        state.show_result("catchments")
     if state.clear_button("catchment_result", "Clear catchments"):
         URL.clear()
 
@@ -127,34 +116,23 @@ def results() -> None:
     s = result.summary
     st.subheader(f"Catchments: {KIND_LABELS[res['kind']]}, {MODE_LABELS[res['mode']].lower()}")
     st.caption(f"Demand: {SCOPES[res.get('scope', 'all')].lower()}")
-    cols = st.columns(4)
-    cols[0].metric("People", f"{s['people']:,.0f}")
-    cols[1].metric("Assigned", f"{s['assigned']:,.0f}")
-    cols[2].metric("Cannot be tested in time", f"{s.get('untested', 0):,.0f}")
     mean = s.get("mean_min")
-    cols[3].metric("Mean travel", "–" if mean is None or pd.isna(mean) else f"{mean:.1f} min")
+    widgets.metric_grid(
+        [
+            ("People", f"{s['people']:,.0f}"),
+            ("Assigned", f"{s['assigned']:,.0f}"),
+            ("Cannot be tested in time", f"{s.get('untested', 0):,.0f}"),
+            ("Mean travel", "–" if mean is None or pd.isna(mean) else f"{mean:.1f} min"),
+        ]
+    )
     table = result.sites.drop(columns="geometry")
     if "finish_at" in table:
         table = table.sort_values("finish_at", na_position="last")
-    shown = table[[c for c in TABLE_COLUMNS if c in table.columns]].rename(columns=TABLE_COLUMNS)
-    for c in ("People", "Load", "Tests/h", "Untested"):
-        if c in shown:  # whole people (the LP leaves 1e-12 residues)
-            shown[c] = shown[c].astype(float).round().astype("Int64")
-    whole = st.column_config.NumberColumn(format="localized")
-    st.dataframe(
-        shown,
-        hide_index=True,
-        width="stretch",
-        height=min(38 + 35 * len(shown), 600),  # every site without scrolling (up to ~16)
-        column_config={
-            "People": whole,
-            "Load": whole,
-            "Tests/h": whole,
-            "Untested": whole,
-            "Mean min": st.column_config.NumberColumn(format="%.1f"),
-            "Max min": st.column_config.NumberColumn(format="%.1f"),
-            "Finishes": st.column_config.DatetimeColumn(format="ddd HH:mm"),
-        },
+    widgets.table(
+        table,
+        "catchment_sites",
+        tz=state.scenario_of_session().settings.timezone,
+        height=min(38 + 35 * len(table), 600),  # every site without scrolling (up to ~16)
     )
     c1, c2 = st.columns(2)
     c1.download_button(
@@ -188,5 +166,5 @@ def exports() -> tuple[dict, dict]:
     if res["isochrones"] is not None:
         out[f"isochrones_{res['mode']}"] = res["isochrones"]
     table = res["result"].sites.drop(columns="geometry")
-    cols = [c for c in TABLE_COLUMNS if c in table.columns]
-    return out, {"Catchments": table[cols].rename(columns=TABLE_COLUMNS)}
+    tz = state.scenario_of_session().settings.timezone
+    return out, {"Catchments": tables.present(table, "catchment_sites", tz)}

@@ -7,11 +7,11 @@ import pandas as pd
 import streamlit as st
 from shapely.geometry import Point
 
-from geo import analyses, io, mapview
-from geo.constants import DEFAULT_RINGS_M
+from geo import analyses, io, mapview, tables
+from geo.constants import DEFAULT_RINGS_M, DEFAULT_RINGS_MIN
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state, urlstate
+from geo.ui import state, urlstate, widgets
 
 CLICKED = "__clicked__"
 BY_LABELS = {
@@ -23,7 +23,15 @@ BY_LABELS = {
 
 
 URL = urlstate.Panel("cordon")
-DEFAULT_RINGS = ",".join(f"{r:g}" for r in DEFAULT_RINGS_M)
+#: Each way of drawing the rings, its unit, and that unit's default limits.
+UNIT = {"distance": "m", "network_m": "m", "network_min": "min", "drawn": "m"}
+DEFAULT_RINGS = {
+    "m": ",".join(f"{r:g}" for r in DEFAULT_RINGS_M),
+    "min": ",".join(f"{r:g}" for r in DEFAULT_RINGS_MIN),
+}
+#: Limits beyond these are possible but unlikely to be what was meant: the panel warns.
+PLAUSIBLE = {"m": (20.0, 50_000.0), "min": (1.0, 180.0)}
+K = {k: f"cordon_{k}" for k in ("ids", "by", "rings", "mode", "foot")}  # widget keys
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -36,6 +44,30 @@ def _point(text: str) -> tuple[float, float]:
 def _rings(text: str) -> str:
     analyses.parse_rings(text)  # raises InputError (a ValueError) when not three limits
     return text
+
+
+def _unit_changed() -> None:
+    """A change of unit (metres <-> minutes) brings that unit's default rings."""
+    ss = st.session_state
+    by, before = ss[K["by"]], ss.get("cordon_unit")
+    if before is not None and UNIT[by] != before:
+        ss[K["rings"]] = DEFAULT_RINGS[UNIT[by]]
+    ss["cordon_unit"] = UNIT[by]
+
+
+def implausible(rings: str, by: str) -> str | None:
+    """A warning when the limits look like the other unit's (e.g. 500 minutes)."""
+    unit = UNIT[by]
+    lo, hi = PLAUSIBLE[unit]
+    values = analyses.parse_rings(rings)
+    odd = [v for v in values if not lo <= v <= hi]
+    if not odd or by == "drawn":
+        return None
+    words = "metres" if unit == "m" else "minutes"
+    return (
+        f"{', '.join(f'{v:g}' for v in odd)} {words} is unusual for a cordon (expected "
+        f"{lo:g}-{hi:g} {words}): check the unit."
+    )
 
 
 def controls(sc: Scenario) -> None:
@@ -55,50 +87,55 @@ def controls(sc: Scenario) -> None:
         st.caption(f"Map click at {clicked[1]:.5f} N, {clicked[0]:.5f} E: choose it below.")
     else:
         st.caption("Click on the map to place a new incident.")
-    p = {
-        "ids": URL.get("ids", lambda t: _known(t, options), options[:1]),
-        "by": URL.get("by", str, "distance", choices=BY_LABELS),
-        "rings": URL.get("rings", _rings, DEFAULT_RINGS),
-        "mode": URL.get("mode", str, "walk", choices=("walk", "drive")),
-        "foot": URL.get("foot", urlstate.as_bool, True),
-    }
+    # The URL seeds each widget once; the widgets own their values from then on.
+    URL.seed(K["ids"], "ids", lambda t: _known(t, options), options[:1])
+    st.session_state[K["ids"]] = [i for i in st.session_state[K["ids"]] if i in options]
+    by0 = URL.seed(K["by"], "by", str, "distance", choices=BY_LABELS)
+    st.session_state.setdefault("cordon_unit", UNIT[by0])
+    URL.seed(K["rings"], "rings", _rings, DEFAULT_RINGS[UNIT[by0]])
+    URL.seed(K["mode"], "mode", str, "walk", choices=("walk", "drive"))
+    URL.seed(K["foot"], "foot", urlstate.as_bool, True)
+    # Outside the form: changing it reruns the panel, so the rings can follow the unit.
+    st.selectbox(
+        "Drawn by",
+        list(BY_LABELS),
+        format_func=lambda k: str(BY_LABELS[k]),
+        key=K["by"],
+        on_change=_unit_changed,
+    )
     with st.form("cordon"):
-        chosen = st.multiselect(
+        st.multiselect(
             "Incidents",
             options,
-            default=p["ids"],
             format_func=lambda i: labels.get(i, i),
             help="Click on the map to add a point as a new incident.",
+            key=K["ids"],
         )
-        by = st.selectbox(
-            "Drawn by",
-            list(BY_LABELS),
-            format_func=BY_LABELS.get,
-            index=list(BY_LABELS).index(p["by"]),
-        )
-        rings = st.text_input(
+        unit = UNIT[st.session_state[K["by"]]]
+        st.text_input(
             "Lockdown, control, prevention",
-            p["rings"],
-            help="metres, or minutes for travel time",
+            help="metres" if unit == "m" else "minutes of travel on the roads",
+            key=K["rings"],
         )
-        mode = st.radio(
-            "Mode (roads)",
-            ["walk", "drive"],
-            horizontal=True,
-            index=["walk", "drive"].index(p["mode"]),
-        )
-        footpaths = st.checkbox("Checkpoints on footpaths too", value=p["foot"])
+        st.radio("Mode (roads)", ["walk", "drive"], horizontal=True, key=K["mode"])
+        st.checkbox("Checkpoints on footpaths too", key=K["foot"])
         run = st.form_submit_button("Draw cordon")
-    if run:
-        p = {"ids": chosen, "by": by, "rings": rings, "mode": mode, "foot": footpaths}
+    ss = st.session_state
+    p = {k: ss[K[k]] for k in K}
     if run or urlstate.restore_due(URL, "cordon_result"):
         try:
+            warning = implausible(p["rings"], p["by"])
             result = _run(sc, p["ids"], p["by"], p["rings"], p["mode"], p["foot"], clicked)
         except InputError as exc:
+            state.forget("cordon_result")  # a failed run leaves no stale result on screen
             st.error(f"The cordon could not be drawn.\n\n{exc}")
             return
-        state.keep_result("cordon_result", result=result)
+        state.keep_result("cordon_result", result=result, warning=warning)
         URL.set({**p, "point": clicked if CLICKED in p["ids"] else None})
+        state.show_result("cordon")
+    kept = state.result("cordon_result")
+    if kept and kept.get("warning"):
+        st.warning(kept["warning"])
     if state.clear_button("cordon_result", "Clear cordon"):
         URL.clear()
 
@@ -172,24 +209,23 @@ def results() -> None:
         return
     bands, cps, s = res
     st.subheader("Cordon")
-    cols = st.columns(4)
-    for col, band in zip(cols, ["lockdown", "control", "prevention"]):
-        col.metric(f"People · {band}", f"{s['people'].get(band, 0):,.0f}")
-    cols[3].metric("Checkpoints · staff", f"{s['checkpoints']:,} · {s['staff_total']:,}")
-    table = bands.drop(columns="geometry")[["band", "band_zh", "people", "area_km2"]].copy()
-    table["people"] = table["people"].round().astype("Int64")
-    st.dataframe(
-        table.rename(
-            columns={"band": "Band", "band_zh": "区", "people": "People", "area_km2": "Area km²"}
-        ),
-        hide_index=True,
-        column_config={
-            "People": st.column_config.NumberColumn(format="localized"),
-            "Area km²": st.column_config.NumberColumn(format="%.2f"),
-        },
+    widgets.metric_grid(
+        [
+            *[
+                (f"People · {band}", f"{s['people'].get(band, 0):,.0f}")
+                for band in ("lockdown", "control", "prevention")
+            ],
+            ("Checkpoints · staff", f"{s['checkpoints']:,} · {s['staff_total']:,}"),
+        ]
     )
-    by_class = pd.Series(s["checkpoints_by_class"], name="checkpoints").rename_axis("road class")
-    st.dataframe(by_class.reset_index(), hide_index=True)
+    widgets.table(bands.drop(columns="geometry"), "cordon_bands")
+    by_class = pd.DataFrame(
+        {
+            "road_class": list(s["checkpoints_by_class"]),
+            "checkpoints": list(s["checkpoints_by_class"].values()),
+        }
+    )
+    widgets.table(by_class, "checkpoints_by_class")
     c1, c2 = st.columns(2)
     out = bands.copy()
     out.insert(0, "id", out["band"])
@@ -213,5 +249,5 @@ def exports() -> tuple[dict, dict]:
     if not res:
         return {}, {}
     bands, cps, _ = res
-    table = bands.drop(columns="geometry")[["band", "band_zh", "people", "area_km2"]]
+    table = tables.present(bands.drop(columns="geometry"), "cordon_bands")
     return {"cordon_bands": bands, "checkpoints": cps}, {"Cordon": table}

@@ -33,6 +33,14 @@ def controls(sc: Scenario) -> None:
 
 def _aggregate(sc: Scenario, file, cell_m: float, datum: str) -> None:
     bar = st.progress(0.0, text=f"Reading {file.name}…")
+
+    def progress(done: int, total: int) -> None:
+        """The library's ``progress(done, total)`` callback, drawn as the panel's bar."""
+        bar.progress(
+            min(done / total, 1.0) if total else 0.0,
+            text=f"Aggregating {file.name}: {100 * done / max(total, 1):.0f} %",
+        )
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(file.name).name
         path.write_bytes(file.getvalue())
@@ -44,10 +52,7 @@ def _aggregate(sc: Scenario, file, cell_m: float, datum: str) -> None:
                 datum=datum,
                 observed_at=state.now(sc),
                 tz=sc.settings.timezone,
-                progress=lambda done, total: bar.progress(
-                    min(done / total, 1.0) if total else 0.0,
-                    text=f"Aggregating {file.name}: {100 * done / max(total, 1):.0f} %",
-                ),
+                progress=progress,
             )
             layer, report = validate(grid, "crowd_zones", source=file.name, tz=sc.settings.timezone)
         except InputError as exc:

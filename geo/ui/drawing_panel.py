@@ -3,7 +3,7 @@
 While drawing is on (``draw=1`` in the URL) the map carries Leaflet.Draw's toolbar and the
 scenario's editable drawings (cordon outlines, incidents drawn earlier). What the browser sends
 back (``all_drawings``) is compared with what is saved: moves and deletions apply at once, a new
-shape waits below the map until the user says what it is (an incident, or the outline of a
+shape waits beside the map until the user says what it is (an incident, or the outline of a
 lockdown, control or prevention zone). With an operations store, drawings go to the store, so
 every screen (the wall) sees them.
 """
@@ -95,7 +95,7 @@ def _save_changes(sc: scen.Scenario, changes: drawing.DrawingChanges) -> None:
 
 
 def pending_form(sc: scen.Scenario) -> None:
-    """Below the map: what each new shape becomes (or discard it)."""
+    """Beside the map: what each new shape becomes (or discard it)."""
     flash = st.session_state.pop(FLASH, None)
     if flash:
         st.success(flash)
@@ -112,23 +112,37 @@ def pending_form(sc: scen.Scenario) -> None:
     metric = pending.to_crs(sc.metric_crs())
     for i, row in pending.iterrows():
         area = metric.geometry.iloc[i].area / 1e6
-        shape_text = "a point" if row.geometry.geom_type == "Point" else f"{area:,.3f} km²"
-        roles = ["incident"] if row.geometry.geom_type == "Point" else list(drawing.ROLES)
+        point = row.geometry.geom_type == "Point"
+        shape_text = "a point" if point else f"{area:,.3f} km²"
+        # A point is an incident; an outline is most often a zone, so that is the default.
+        roles = (
+            ["incident"] if point else [*[r for r in drawing.ROLES if r != "incident"], "incident"]
+        )
+        # Outside the form, so that choosing "Incident" shows its kind and severity at once.
+        role = st.selectbox(
+            f"Shape {i + 1} ({shape_text}) is",
+            roles,
+            format_func=lambda k: str(drawing.ROLES[k]),
+            key=f"new-drawing-role-{i}",
+        )
         with st.form(f"new-drawing-{i}", border=True):
-            st.caption(f"Shape {i + 1}: {shape_text}")
-            c1, c2, c3, c4 = st.columns([2, 2, 1.5, 1])
-            role = c1.selectbox("It is", roles, format_func=drawing.ROLES.get)
-            name = c2.text_input("Name", max_chars=120)
-            kind = c3.selectbox("Incident kind", INCIDENT_KINDS, index=len(INCIDENT_KINDS) - 1)
-            severity = c4.number_input("Severity", 1, 5, 4)
-            save = st.form_submit_button("Save", type="primary")
-            discard = st.form_submit_button("Discard")
+            name = st.text_input("Name", max_chars=120)
+            kind, severity = "other", 4
+            if role == "incident":
+                c3, c4 = st.columns([2, 1])
+                kind = c3.selectbox("Incident kind", INCIDENT_KINDS, index=len(INCIDENT_KINDS) - 1)
+                severity = int(c4.number_input("Severity", 1, 5, 4))
+            c_save, c_discard = st.columns(2)
+            save = c_save.form_submit_button("Save", type="primary", width="stretch")
+            discard = c_discard.form_submit_button("Discard", width="stretch")
         if save:
             _save_new(sc, row.geometry, role, name.strip() or None, kind, int(severity))
             st.session_state[PENDING] = pending.drop(index=i).reset_index(drop=True)
+            st.session_state.pop(f"new-drawing-role-{i}", None)
             st.rerun(scope="app")
         if discard:
             st.session_state[PENDING] = pending.drop(index=i).reset_index(drop=True)
+            st.session_state.pop(f"new-drawing-role-{i}", None)
             st.rerun(scope="app")
 
 

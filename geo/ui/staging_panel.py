@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import math
 
-import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import analyses, io, mapview
+from geo import analyses, io, mapview, tables
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state, urlstate
+from geo.ui import state, urlstate, widgets
 
 OBJECTIVE_LABELS = {
     "deadline": "Everyone tested by the deadline (fewest teams)",
@@ -32,60 +32,55 @@ SCOPES = analyses.DEMAND_SCOPES
 URL = urlstate.Panel("stage")
 
 
+K = {k: f"stage_{k}" for k in ("resource", "goal", "k", "T", "mode", "lanes", "scope")}
+
+
+def _resource_changed() -> None:
+    """A new resource brings what it usually asks for: its goal, travel mode and T."""
+    goal, mode, t = RESOURCE_DEFAULTS[st.session_state[K["resource"]]]
+    st.session_state.update({K["goal"]: goal, K["mode"]: mode, K["T"]: t})
+
+
 def controls(sc: Scenario) -> None:
     st.header("Staging")
-    if "stage_resource" not in st.session_state:
-        st.session_state["stage_resource"] = URL.get(
-            "resource", str, "testing_team", choices=analyses.RESOURCES
-        )
-    resource = st.selectbox(
+    # The URL seeds each widget once; the widgets own their values from then on.
+    resource = URL.seed(K["resource"], "resource", str, "testing_team", choices=analyses.RESOURCES)
+    goal0, mode0, t0 = RESOURCE_DEFAULTS[resource]
+    URL.seed(K["goal"], "goal", str, goal0, choices=OBJECTIVE_LABELS)
+    URL.seed(K["k"], "k", int, 3, choices=range(1, 51))
+    URL.seed(K["T"], "T", int, t0, choices=range(1, 181))
+    URL.seed(K["mode"], "mode", str, mode0, choices=("walk", "drive"))
+    URL.seed(K["lanes"], "lanes", int, 10, choices=range(1, 41))
+    URL.seed(K["scope"], "scope", analyses.scope_key, "held", choices=SCOPES)
+    st.selectbox(
         "Resource",
         list(analyses.RESOURCES),
-        format_func=analyses.RESOURCES.get,
-        key="stage_resource",
+        format_func=lambda k: str(analyses.RESOURCES[k]),
+        key=K["resource"],
+        on_change=_resource_changed,
     )
-    objective0, mode0, t0 = RESOURCE_DEFAULTS[resource]
-    p = {
-        "resource": resource,
-        "goal": URL.get("goal", str, objective0, choices=OBJECTIVE_LABELS),
-        "k": URL.get("k", int, 3, choices=range(1, 51)),
-        "T": URL.get("T", int, t0, choices=range(1, 181)),
-        "mode": URL.get("mode", str, mode0, choices=("walk", "drive")),
-        "lanes": URL.get("lanes", int, 10, choices=range(1, 41)),
-        "scope": URL.get("scope", analyses.scope_key, "held", choices=SCOPES),
-    }
     with st.form("staging"):
-        objective = st.selectbox(
+        st.selectbox(
             "Goal",
             list(OBJECTIVE_LABELS),
-            format_func=OBJECTIVE_LABELS.get,
-            index=list(OBJECTIVE_LABELS).index(p["goal"]),
+            format_func=lambda k: str(OBJECTIVE_LABELS[k]),
+            key=K["goal"],
         )
-        k = st.number_input("How many (k)", 1, 50, p["k"])
-        within = st.number_input("T (minutes)", 1, 180, p["T"])
-        mode = st.radio(
-            "Travel", ["walk", "drive"], index=["walk", "drive"].index(p["mode"]), horizontal=True
-        )
-        lanes = st.number_input("Lanes per mobile team", 1, 40, p["lanes"])
-        scope = st.radio(
-            "Demand", list(SCOPES), format_func=SCOPES.get, index=list(SCOPES).index(p["scope"])
-        )
+        st.number_input("How many (k)", 1, 50, key=K["k"])
+        st.number_input("T (minutes)", 1, 180, key=K["T"])
+        st.radio("Travel", ["walk", "drive"], horizontal=True, key=K["mode"])
+        st.number_input("Lanes per mobile team", 1, 40, key=K["lanes"])
+        st.radio("Demand", list(SCOPES), format_func=lambda k: str(SCOPES[k]), key=K["scope"])
         run = st.form_submit_button("Suggest sites")
-    if run:
-        p = {
-            "resource": resource,
-            "goal": objective,
-            "k": int(k),
-            "T": int(within),
-            "mode": mode,
-            "lanes": int(lanes),
-            "scope": scope,
-        }
+    ss = st.session_state
+    p = {k: ss[K[k]] for k in K}
+    p.update({k: int(p[k]) for k in ("k", "T", "lanes")})
     if run or urlstate.restore_due(URL, "staging_result"):
         try:
             with st.spinner("Optimising…"):
                 result = run_plan(sc, p)
         except InputError as exc:
+            state.forget("staging_result")  # a failed run leaves no stale plan on screen
             st.error(f"No plan.\n\n{exc}")
             return
         state.keep_result(
@@ -98,6 +93,7 @@ def controls(sc: Scenario) -> None:
             params=p,
         )
         URL.set(p)
+        state.show_result("staging")
     if state.clear_button("staging_result", "Clear plan"):
         URL.clear()
 
@@ -137,49 +133,54 @@ def results() -> None:
     if not res:
         return
     r, plan = res["result"], res["result"].plan
-    st.subheader(
-        f"Staging: {analyses.RESOURCES[res['resource']]} · {OBJECTIVE_LABELS[res['objective']]}"
-    )
+    st.subheader(f"Staging: {analyses.RESOURCES[res['resource']]}")
+    st.caption(OBJECTIVE_LABELS[res["objective"]])
     t = res["within"]
     b, a = r.before, r.after
-    cols = st.columns(4)
-    cols[0].metric(
-        f"Within {t:g} min",
-        f"{a['covered_pct']:.1f} %",
-        f"{a['covered_pct'] - b['covered_pct']:+.1f} pts vs now",
-    )
-    cols[1].metric(
-        "Mean travel",
-        _fmt(a["mean_min"], " min"),
-        f"{a['mean_min'] - b['mean_min']:+.1f} min",
-        delta_color="inverse",
-    )
-    cols[2].metric(
-        "Worst travel",
-        _fmt(a["max_min"], " min"),
-        f"{a['max_min'] - b['max_min']:+.1f} min",
-        delta_color="inverse",
-    )
     finish = getattr(plan, "finish_min", float("nan"))
-    if res["objective"] == "deadline" and not math.isnan(finish):
-        cols[3].metric("Teams · finish", f"{plan.n_teams} · {plan.clock(finish)}")
-    else:
-        cols[3].metric(
+    last = (
+        ("Teams · finish", f"{plan.n_teams} · {plan.clock(finish)}")
+        if res["objective"] == "deadline" and not math.isnan(finish)
+        else (
             "Gap to optimum",
             f"{100 * plan.gap:.2f} %" if not math.isnan(plan.gap) else "–",
             f"{plan.method}, {plan.solve_time_s:.2f} s",
-            delta_color="off",
+            "off",
         )
+    )
+    widgets.metric_grid(
+        [
+            (
+                f"Within {t:g} min",
+                f"{a['covered_pct']:.1f} %",
+                f"{a['covered_pct'] - b['covered_pct']:+.1f} pts vs now",
+            ),
+            (
+                "Mean travel",
+                _fmt(a["mean_min"], " min"),
+                f"{a['mean_min'] - b['mean_min']:+.1f} min",
+                "inverse",
+            ),
+            (
+                "Worst travel",
+                _fmt(a["max_min"], " min"),
+                f"{a['max_min'] - b['max_min']:+.1f} min",
+                "inverse",
+            ),
+            last,
+        ]
+    )
     if len(r.sites) == 0:
         st.info("No new site is needed: the existing testing sites already meet this goal.")
+        _keep_buttons(res)  # a plan that needs nothing is a plan worth keeping
         return
-    table = pd.DataFrame(r.sites.drop(columns="geometry"))
-    shown = [
-        c
-        for c in ("rank", "candidate_id", "people", "mean_cost", "max_cost", "teams", "reason")
-        if c in table
-    ]
-    st.dataframe(table[shown], hide_index=True, width="stretch")
+    widgets.table(r.sites.drop(columns="geometry"), "staging_sites")
+    # The reasons in full (a table cell would cut them).
+    for _, row in r.sites.iterrows():
+        st.markdown(
+            f"**{int(row['rank'])}. {html.escape(str(row.get('name') or row['candidate_id']))}**"
+        )
+        st.caption(str(row.get("reason") or ""))
     _keep_buttons(res)
     out = r.sites.copy()
     out.insert(0, "id", out["candidate_id"].astype(str))
@@ -244,8 +245,9 @@ def compare(sc: Scenario) -> None:
         missing = next(s for s in SLOTS if not plans[s])
         st.caption(f"Plan {missing} is empty: run another plan and keep it as plan {missing}.")
     table, sites = (None, None)
-    if all(plans.values()):
-        table, sites = analyses.compare_plans(plans["A"]["result"], plans["B"]["result"])
+    plan_a, plan_b = plans["A"], plans["B"]
+    if plan_a is not None and plan_b is not None:
+        table, sites = analyses.compare_plans(plan_a["result"], plan_b["result"])
     cols = st.columns(len(SLOTS))
     for col, slot in zip(cols, SLOTS):
         kept = plans[slot]
@@ -277,7 +279,7 @@ def compare(sc: Scenario) -> None:
                 st.session_state.pop(f"plan_{slot}", None)
                 _slot_url(slot).clear()
                 st.rerun()
-    if table is not None:
+    if table is not None and sites is not None:
         shown = table.copy()
         for c in ("A", "B", "B - A"):
             shown[c] = shown[c].map(_cell)
@@ -299,25 +301,24 @@ def _cell(v) -> str:
 
 def exports() -> tuple[dict, dict]:
     """The current plan and the kept plans A and B: GeoJSON results and report tables."""
-    out, tables = {}, {}
-    cols = ("rank", "candidate_id", "people", "mean_cost", "max_cost", "reason")
+    out, shown = {}, {}
     res = _current()
     if res and len(res["result"].sites):
         sites = res["result"].sites
         out[f"plan_{res['objective']}"] = sites
-        tables[f"Staging: {OBJECTIVE_LABELS[res['objective']]}"] = sites[
-            [c for c in cols if c in sites.columns]
-        ]
+        shown[f"Staging: {OBJECTIVE_LABELS[res['objective']]}"] = tables.present(
+            sites, "staging_sites"
+        )
     for slot in SLOTS:
         kept = state.result(f"plan_{slot}")
         if kept and len(kept["result"].sites):
             sites = kept["result"].sites
             out[f"plan_{slot}"] = sites
-            tables[f"Plan {slot}: {_describe(kept['params'])}"] = sites[
-                [c for c in cols if c in sites.columns]
-            ]
+            shown[f"Plan {slot}: {_describe(kept['params'])}"] = tables.present(
+                sites, "staging_sites"
+            )
     a, b = state.result("plan_A"), state.result("plan_B")
     if a and b:
         table, _ = analyses.compare_plans(a["result"], b["result"])
-        tables["Plans A and B compared"] = table.astype(str)
-    return out, tables
+        shown["Plans A and B compared"] = table.astype(str)
+    return out, shown

@@ -125,6 +125,31 @@ def keep_result(key: str, **data: Any) -> None:
     st.session_state[key] = {"version": version(), **data}
 
 
+def forget(key: str) -> None:
+    """Drop the result kept under ``key`` (a failed run must not leave the old one on screen)."""
+    st.session_state.pop(key, None)
+
+
+def show_result(panel: str) -> None:
+    """Say that ``panel`` has just computed a result: it is shown first beside the map, and the
+    map fits it once (see :func:`results_order` and :func:`fit_request`)."""
+    seq = int(st.session_state.get("result_seq", 0)) + 1
+    st.session_state["result_seq"] = seq
+    st.session_state.setdefault("result_stamp", {})[panel] = seq
+
+
+def results_order(panels: list[str]) -> list[str]:
+    """``panels`` with the most recently computed result first."""
+    stamp = st.session_state.get("result_stamp", {})
+    return sorted(panels, key=lambda p: -stamp.get(p, 0))
+
+
+def latest_result() -> str | None:
+    """The panel that computed the last result in this session, if any."""
+    stamp = st.session_state.get("result_stamp", {})
+    return max(stamp, key=stamp.get) if stamp else None
+
+
 def result(key: str) -> dict | None:
     """The result kept under ``key``, if it was computed on the current scenario."""
     res = st.session_state.get(key)

@@ -24,7 +24,8 @@ from geo.scenario import Scenario
 from geo.ui import state, urlstate
 
 SPEEDS_MIN_PER_S = (1, 5, 10, 15, 30)
-TICK_S = 1.0
+#: Seconds between play ticks: a pause can overshoot by one tick, so half a second at most.
+TICK_S = 0.5
 
 
 def active() -> bool:
@@ -37,7 +38,7 @@ def set_active(on: bool) -> None:
     if not on:
         urlstate.set_("t", None)
         st.session_state["replay_playing"] = False
-        for key in (TIME, SLIDER, SLIDER_SET):
+        for key in (TIME, SLIDER, SLIDER_SET, SHOWN):
             st.session_state.pop(key, None)
 
 
@@ -53,9 +54,8 @@ def night(sc: Scenario) -> timeline.Replay | None:
     store = state.store()
     if store is not None:
         # Re-read once per refresh period, not on every play tick (it reads the event log).
-        kept = st.session_state.get("replay_recording")
-        fresh = kept and time.monotonic() - kept[0] < (state.refresh_s() or 10.0)
-        if not fresh:
+        kept: tuple[float, recording.Recording] | None = st.session_state.get("replay_recording")
+        if kept is None or time.monotonic() - kept[0] >= (state.refresh_s() or 10.0):
             kept = (time.monotonic(), recording.record(state.scenario_of_session(), store))
             st.session_state["replay_recording"] = kept
         return kept[1]
@@ -94,6 +94,7 @@ def _naive(t: pd.Timestamp) -> datetime:
 TIME = "replay_t"
 SLIDER = "replay_slider"
 SLIDER_SET = "replay_slider_set"
+SHOWN = "replay_shown"
 
 
 def current(tl) -> pd.Timestamp:
@@ -122,7 +123,9 @@ def current(tl) -> pd.Timestamp:
         ss[SLIDER_SET] = ss[SLIDER]
     if playing:
         _advance(end)
-    t = min(max(ss[TIME], start), end)
+    # The clock shows whole minutes: the time shown is the last whole minute reached.
+    t = min(max(ss[TIME], start), end).floor("min")
+    ss[SHOWN] = t  # what this run puts on screen: a pause stops here
     urlstate.set_("t", f"{t:%H:%M}")
     return t
 
@@ -136,11 +139,14 @@ def bar(tl, events: bool = True) -> pd.Timestamp:
     playing = bool(ss.get("replay_playing"))
     c_play, c_speed, c_slider = st.columns([1, 1.3, 8], vertical_alignment="bottom")
     label = "■ Pause" if playing else "▶ Play"  # ⏸ is missing from common fonts
-    if c_play.button(label, key="replay_play", width="stretch", type="primary"):
-        if not playing and t >= end:
-            ss[TIME] = start  # play again from the start
-        ss["replay_playing"] = not playing
-        ss["replay_last_tick"] = time.monotonic()
+    if c_play.button(
+        label,
+        key="replay_play",
+        width="stretch",
+        type="primary",
+        on_click=_toggle_play,
+        args=(start, end),
+    ):
         st.rerun(scope="app")  # the fragment's timer changes with play/pause
     c_speed.selectbox(
         "Speed",
@@ -149,31 +155,39 @@ def bar(tl, events: bool = True) -> pd.Timestamp:
         key="replay_speed",
         format_func=lambda v: f"{v} min/s",
     )
-    common = {
-        "min_value": _naive(start),
-        "max_value": _naive(end),
-        "step": timedelta(minutes=1),
-        "format": "ddd HH:mm",
-    }
+    lo, hi, step = _naive(start), _naive(end), timedelta(minutes=1)
     if playing:
-        c_slider.slider("Replay time", value=_naive(t), disabled=True, **common)
+        c_slider.slider("Replay time", lo, hi, _naive(t), step, format="ddd HH:mm", disabled=True)
     else:
         ss[SLIDER] = ss[SLIDER_SET] = _naive(t)
-        c_slider.slider("Replay time", key=SLIDER, **common)
+        c_slider.slider("Replay time", lo, hi, step=step, format="ddd HH:mm", key=SLIDER)
     if events:
         _events(tl, t)
     return t
 
 
+def _toggle_play(start: pd.Timestamp, end: pd.Timestamp) -> None:
+    """Play or pause. A callback runs before the script, so a pause freezes the time that is on
+    screen when it is pressed (the rerun it causes does not step the replay on first)."""
+    ss = st.session_state
+    playing = bool(ss.get("replay_playing"))
+    if not playing and ss.get(TIME) is not None and ss[TIME] >= end:
+        ss[TIME] = start  # play again from the start
+    if playing and ss.get(SHOWN) is not None:
+        ss[TIME] = ss[SHOWN]  # not the time a tick may have moved on to since
+    ss["replay_playing"] = not playing
+    ss["replay_last_tick"] = time.monotonic()
+
+
 def _advance(end: pd.Timestamp) -> None:
-    """One play step (at most one per tick, whatever else reran the fragment)."""
+    """Move the replay on by the wall time since the last step times the speed: the speed holds
+    however long a tick takes to draw (a tick that is late or skipped is made up, not lost)."""
     now = time.monotonic()
     ss = st.session_state
-    if now - ss.get("replay_last_tick", 0.0) < 0.8 * TICK_S:
-        return
+    last = ss.get("replay_last_tick", now)
     ss["replay_last_tick"] = now
-    speed = ss.get("replay_speed", SPEEDS_MIN_PER_S[1])
-    nxt = ss[TIME] + pd.Timedelta(minutes=speed)
+    speed = float(ss.get("replay_speed", SPEEDS_MIN_PER_S[1]))
+    nxt = ss[TIME] + pd.Timedelta(minutes=speed * max(now - last, 0.0))
     if nxt >= end:
         nxt = end
         ss["replay_playing"] = False

@@ -70,6 +70,26 @@ class Panel:
             return default
         return value
 
+    def seed(
+        self,
+        widget: str,
+        name: str,
+        parse: Callable[[str], T],
+        default: T,
+        *,
+        choices: Iterable[Any] | None = None,
+    ) -> T:
+        """The value of the widget keyed ``widget``: taken from the URL (or ``default``) the first
+        time in a session, then the widget's own.
+
+        A widget whose default is re-read from the URL on every run changes identity when the
+        URL changes (after a submit), and Streamlit then resets the user's next edit; so the URL
+        seeds the widget's state once, and the widget owns it from then on.
+        """
+        if widget not in st.session_state:
+            st.session_state[widget] = self.get(name, parse, default, choices=choices)
+        return st.session_state[widget]
+
     def set(self, params: Mapping[str, Any]) -> None:
         """Replace the panel's parameters with ``params`` (None values are left out)."""
         wanted = {self.prefix + k: _text(v) for k, v in params.items() if v is not None}

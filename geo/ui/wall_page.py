@@ -28,6 +28,17 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stToolb
 .co-clock { font-size: 2.6rem; font-variant-numeric: tabular-nums; font-weight: 700; }
 .co-clock small { font-size: 1.1rem; opacity: .7; margin-left: .6rem; font-weight: 400; }
 .co-tiles { display: grid; grid-template-columns: repeat(5, 1fr); gap: .8rem; margin: .6rem 0; }
+/* Tablets: the tiles wrap instead of cutting their values; phones: they stack. */
+@media (max-width: 1100px) {
+  .co-tiles { grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); }
+  .co-tile .v { font-size: clamp(1.8rem, 4.2vw, 3rem); }
+  .co-bar h1 { font-size: 1.5rem; } .co-clock { font-size: 1.8rem; }
+}
+@media (max-width: 600px) {
+  .co-tiles { grid-template-columns: 1fr 1fr; gap: .4rem; }
+  .co-tile { padding: .3rem .6rem; } .co-tile .v { font-size: 1.8rem; }
+  .co-bar { flex-wrap: wrap; } .co-age { display: none; }
+}
 .co-tile { background: #0d1117; border: 1px solid #30363d; border-radius: 10px;
            padding: .5rem 1rem; color: #e6edf3; }
 .co-tile .v { font-size: clamp(2.4rem, 3.6vw, 6.5rem); font-weight: 800; line-height: 1.05;
@@ -75,7 +86,8 @@ def _screen() -> None:
         _bar(sc.name, t, replay=True)
         timeline_panel.bar(tl, events=False)
         sc = tl.at(t)
-        now, figs = t, tl.figures(t)
+        now = t
+        figs: situation.WallFigures = tl.figures(t)
         extra = timeline_panel.cordon_layers(tl, t)
         # A replay is simulated: its layers are as old as the simulation says, not stale.
         alerts = situation.alerts(sc, now, figures=figs, stale_after_min=float("inf"))
@@ -157,7 +169,7 @@ def _tile(label: str, value: str, cls: str = "", detail: str = "") -> str:
     )
 
 
-def _tiles(f: dict) -> None:
+def _tiles(f: situation.WallFigures) -> None:
     finish, deadline = f["finish_at"], f["deadline"]
     short = f["untested_by_deadline"] or 0.0
     late = (finish is not None and deadline is not None and finish > deadline) or short > 0.5
