@@ -173,10 +173,14 @@ def ensure(
 
     Examples
     --------
+    >>> import tempfile
+    >>> old = os.environ.get("CITYOPS_CACHE")
+    >>> os.environ["CITYOPS_CACHE"] = tempfile.mkdtemp()  # not the user's cache
     >>> src = TileSource("pts", shapely.points([121.5], [31.2]), np.array(["{}"]), "points",
     ...                  max_zoom=2)
     >>> ensure(src, wait=True).status
     'ready'
+    >>> _ = os.environ.pop("CITYOPS_CACHE") if old is None else os.environ.update(CITYOPS_CACHE=old)
     """
     h = content or content_hash(src)
     with _LOCK:
