@@ -252,11 +252,13 @@ def _gpkg_bytes(_sc: scen.Scenario, path_key: str, version: int) -> bytes:
 
 def _export_panel(sc: scen.Scenario) -> None:
     st.header("Export")
+    # The files are written when a button is pressed, not on every run (a city's roads are
+    # hundreds of MB of GeoJSON).
     for kind in LAYER_KINDS:
         gdf = sc.layer(kind)
         st.download_button(
             f"{SCHEMAS[kind].title} ({len(gdf)}) · GeoJSON",
-            data=io.to_geojson(gdf),
+            data=lambda gdf=gdf: io.to_geojson(gdf),
             file_name=f"{kind}.geojson",
             mime="application/geo+json",
             key=f"dl-{kind}",
@@ -264,7 +266,9 @@ def _export_panel(sc: scen.Scenario) -> None:
         )
     st.download_button(
         "Whole scenario · GeoPackage",
-        data=_gpkg_bytes(sc, str(st.session_state.get("scenario_path")), state.version()),
+        data=lambda path=str(st.session_state.get("scenario_path")), v=state.version(): _gpkg_bytes(
+            sc, path, v
+        ),
         file_name="scenario.gpkg",
         mime="application/geopackage+sqlite3",
         key="dl-gpkg",
