@@ -263,12 +263,10 @@ def test_which_layers_are_tiled(monkeypatch):
     from geo.tiles import leaflet
 
     monkeypatch.delenv("CITYOPS_TILE_MIN", raising=False)
-    per_site = leaflet.FEATURE_BYTES + leaflet.VERTEX_BYTES
-    n = leaflet.PAGE_BUDGET // per_site
-    assert leaflet.should_tile(_sites_layer(n + 1))
-    assert not leaflet.should_tile(_sites_layer(n - 1))
-    # a few polygons with very many vertices are tiled too
-    a = np.linspace(0, 2 * np.pi, leaflet.PAGE_BUDGET // leaflet.VERTEX_BYTES + 10)
+    assert leaflet.should_tile(_sites_layer(leaflet.LIMIT + 1))
+    assert not leaflet.should_tile(_sites_layer(leaflet.LIMIT))
+    # a few polygons with many vertices are tiled too
+    a = np.linspace(0, 2 * np.pi, leaflet.VERTEX_LIMIT + 10)
     ring = shapely.Polygon(np.column_stack([121.5 + 0.05 * np.cos(a), 31.2 + 0.05 * np.sin(a)]))
     heavy = mapstyle.MapLayer(
         "Cordon bands",
@@ -279,7 +277,8 @@ def test_which_layers_are_tiled(monkeypatch):
     )
     assert leaflet.should_tile(heavy)
     monkeypatch.setenv("CITYOPS_TILE_MIN", str(10**12))  # tiling off
-    assert not leaflet.should_tile(_sites_layer(n + 1)) and not leaflet.should_tile(heavy)
+    assert not leaflet.should_tile(_sites_layer(leaflet.LIMIT + 1))
+    assert not leaflet.should_tile(heavy)
     monkeypatch.setenv("CITYOPS_TILE_MIN", "0")  # everything tiled
     assert leaflet.should_tile(_sites_layer(3))
 

@@ -1,6 +1,7 @@
 """Heavy layers on the folium map as vector tiles: which layers, the element, the assets.
 
-A layer is tiled when it would weigh too much in the page (:func:`should_tile`).
+A layer is tiled when it would weigh too much in the page (:func:`should_tile`): many
+features or many vertices.
 Its feature group then holds a :class:`TiledLayer` instead of GeoJSON: a few hundred bytes of
 script naming the tile set by content hash; the tiles come from the app's own ``/tiles``
 routes. Everything a tile shows comes from the layer's own style and tooltip functions.
@@ -25,26 +26,19 @@ from geo.tiles import cache, pyramid, source
 VECTORGRID_JS = "vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"
 TILES_JS = "cityops/tiles.js"
 # The roads stay GeoJSON up to this many features (the demo's 1,578 do: the browser tests
-# count their paths). Any other layer is tiled once its GeoJSON would pass PAGE_BUDGET bytes
-# (a feature costs ~900 bytes: its pre-escaped tooltip, and its style twice, in the GeoJSON and
-# in folium's style switch; a vertex ~25): a live refresh
-# re-sends the whole map component, base map included, when anything in it changed.
+# count their paths). Any other layer is tiled past LIMIT features or VERTEX_LIMIT vertices
+# (~900 bytes a feature in the page, its tooltip and its style twice; ~25 a vertex): a live
+# refresh re-sends the whole map component, base map included, when anything in it changed,
+# so what stays in the page must stay small (a city's cordon bands: 3 shapes, 50 KB).
 ROADS_LIMIT = 2_000
-PAGE_BUDGET = 128_000
-FEATURE_BYTES, VERTEX_BYTES = 900, 25
+LIMIT = 300
+VERTEX_LIMIT = 2_000
 
 CSS = """<style>
 .co-tilenotes { background: rgba(13,17,23,0.85); color: #e6edf3; padding: 4px 8px;
   border-radius: 5px; font: 13px/1.4 system-ui, sans-serif; max-width: 420px; }
 .co-tiletip { font: 14px/1.35 system-ui, sans-serif; }
 </style>"""
-
-
-def page_bytes(layer: Any) -> int:
-    """About how many bytes ``layer`` would take as GeoJSON in the page."""
-    n = len(layer.gdf)
-    vertices = int(shapely.get_num_coordinates(layer.gdf.geometry.to_numpy()).sum()) if n else 0
-    return FEATURE_BYTES * n + VERTEX_BYTES * vertices
 
 
 def should_tile(layer: Any) -> bool:
@@ -54,12 +48,15 @@ def should_tile(layer: Any) -> bool:
     layer; a huge N switches tiling off, as the benchmark's reference does)."""
     if layer.label is not None or not len(layer.gdf):
         return False
+    n = len(layer.gdf)
     env = os.environ.get("CITYOPS_TILE_MIN")
     if env is not None and env.strip().isdigit():
-        return len(layer.gdf) > int(env)
+        return n > int(env)
     if layer.key == "roads":
-        return len(layer.gdf) > ROADS_LIMIT
-    return page_bytes(layer) > PAGE_BUDGET
+        return n > ROADS_LIMIT
+    if n > LIMIT:
+        return True
+    return int(shapely.get_num_coordinates(layer.gdf.geometry.to_numpy()).sum()) > VERTEX_LIMIT
 
 
 def frame_hash(gdf: Any) -> str:
