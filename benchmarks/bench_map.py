@@ -113,6 +113,15 @@ class Server:
         p = psutil.Process(self.proc.pid)
         return sum(q.memory_info().rss for q in [p, *p.children(recursive=True)]) / 2**20
 
+    def wait_idle(self, limit_s: float = 180.0) -> None:
+        """Wait until the server's background work (tile builds of result layers) is done."""
+        import psutil
+
+        p = psutil.Process(self.proc.pid)
+        calm, t0 = 0, time.monotonic()
+        while calm < 3 and time.monotonic() - t0 < limit_s:
+            calm = calm + 1 if p.cpu_percent(interval=1.0) < 15 else 0
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -336,6 +345,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                             f"    {view}: {v['nav_s']} s, ws {v['ws_max']:,} B {v['error'] or ''}"
                         )
                     if built:
+                        srv.wait_idle()
                         urls = [
                             u for key, h, b in built for u in zoomed_tile_urls(srv.url, h, key, b)
                         ]
