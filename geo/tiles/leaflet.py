@@ -29,10 +29,10 @@ TILES_JS = "cityops/tiles.js"
 # count their paths). Any other layer is tiled past LIMIT features or VERTEX_LIMIT vertices
 # (~900 bytes a feature in the page, its tooltip and its style twice; ~25 a vertex): a live
 # refresh re-sends the whole map component, base map included, when anything in it changed,
-# so what stays in the page must stay small (a city's cordon bands: 3 shapes, 50 KB).
+# so what stays in the page must stay small (a city's cordon bands: 3 shapes, 2,000 vertices).
 ROADS_LIMIT = 2_000
 LIMIT = 300
-VERTEX_LIMIT = 2_000
+VERTEX_LIMIT = 1_000
 
 CSS = """<style>
 .co-tilenotes { background: rgba(13,17,23,0.85); color: #e6edf3; padding: 4px 8px;
