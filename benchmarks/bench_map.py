@@ -209,9 +209,10 @@ def refresh_bytes(browser, url: str, store: str, timeout_s: float) -> tuple[int,
     page.wait_for_selector(IFRAME, timeout=timeout_s * 1000)
     frame = page.locator(IFRAME).first.element_handle().content_frame()
     frame.wait_for_function(DRAWN, timeout=timeout_s * 1000, polling=200)
-    page.wait_for_timeout(8000)  # two quiet refreshes
+    t_quiet = time.perf_counter()
+    page.wait_for_timeout(20_000)  # quiet refreshes (a city's refresh takes seconds itself)
     t_new = time.perf_counter()
-    idle = max((n for t, n in frames if t_new - 7 < t < t_new), default=0)
+    idle = max((n for t, n in frames if t_quiet < t < t_new), default=0)
     st = open_store(store)
     sc_now = pd.Timestamp.now(tz="Asia/Shanghai")
     inc = gpd.GeoDataFrame(
@@ -226,7 +227,7 @@ def refresh_bytes(browser, url: str, store: str, timeout_s: float) -> tuple[int,
         crs=4326,
     )
     st.register_layer("incidents", inc, at=sc_now, source="bench")
-    page.wait_for_timeout(8000)
+    page.wait_for_timeout(45_000)  # the next refreshes bring it (and its tiles' new hash)
     after = max((n for t, n in frames if t > t_new), default=0)
     ctx.close()
     return idle, after
