@@ -37,7 +37,13 @@ Status = Literal["building", "ready", "failed"]
 
 
 def cache_dir() -> Path:
-    """Where tile archives are kept: ``$CITYOPS_CACHE/tiles`` or ``~/.cache/cityops/tiles``."""
+    """Where tile archives are kept: ``$CITYOPS_CACHE/tiles`` or ``~/.cache/cityops/tiles``.
+
+    Examples
+    --------
+    >>> cache_dir().name
+    'tiles'
+    """
     root = os.environ.get("CITYOPS_CACHE")
     base = Path(root) if root else Path.home() / ".cache" / "cityops"
     return base / "tiles"

@@ -68,7 +68,15 @@ def road_min_zoom(road_class: np.ndarray) -> np.ndarray:
 
 
 def detail_zoom(geoms: np.ndarray) -> int:
-    """The first zoom at which the typical (median) feature is :data:`DETAIL_PX` pixels wide."""
+    """The first zoom at which the typical (median) feature is :data:`DETAIL_PX` pixels wide.
+
+    Examples
+    --------
+    >>> from geo.tiles.mercator import to_world
+    >>> cells = to_world(shapely.box([121.5, 121.6], 31.2, [121.503, 121.603], 31.203))
+    >>> detail_zoom(cells)  # 300 m cells: 4 px wide from zoom 11
+    11
+    """
     b = shapely.bounds(geoms)
     size = float(np.median(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])))
     if not np.isfinite(size) or size <= 0:

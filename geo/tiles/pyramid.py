@@ -256,7 +256,14 @@ def _encode(
 
 def layer_names(src: TileSource) -> list[str]:
     """The MVT layer names the tiles of ``src`` use: its key for its main dimension, and
-    ``key:dim`` for features of another (an incidents layer of points and polygons)."""
+    ``key:dim`` for features of another (an incidents layer of points and polygons).
+
+    Examples
+    --------
+    >>> g = np.array([shapely.Point(0, 0), shapely.Point(1, 1), shapely.box(0, 0, 1, 1)])
+    >>> layer_names(TileSource("incidents", g, np.array(["{}"] * 3), "incidents"))
+    ['incidents', 'incidents:2']
+    """
     return [name for name, _, _ in _by_dimension(src, with_data=False)]
 
 
@@ -292,5 +299,11 @@ def _by_dimension(
 
 
 def style_json(style: dict) -> str:
-    """A style dict as compact JSON text (None values dropped), the form tiles carry."""
+    """A style dict as compact JSON text (None values dropped), the form tiles carry.
+
+    Examples
+    --------
+    >>> style_json({"color": "#fff", "weight": 2, "dashArray": None})
+    '{"color":"#fff","weight":2}'
+    """
     return json.dumps({k: v for k, v in style.items() if v is not None}, separators=(",", ":"))
