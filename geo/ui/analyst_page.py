@@ -20,6 +20,7 @@ from geo.ui import (
     cordon_panel,
     crowd_panel,
     drawing_panel,
+    find_panel,
     staging_panel,
     state,
     timeline_panel,
@@ -91,7 +92,8 @@ def _live_view() -> None:
     """Tiles and map; with a live store (or while the replay plays) this fragment reruns on a
     timer, alone."""
     sc = state.live_scenario()
-    c_layers, c_draw, c_replay = st.columns([4, 1.3, 1.3], vertical_alignment="bottom")
+    c_find, c_layers, c_draw, c_replay = st.columns([2.2, 3, 1.2, 1.2], vertical_alignment="bottom")
+    find_panel.controls(sc, c_find)
     tiles = st.container()
     replay = c_replay.toggle(
         "Replay the night",
@@ -110,6 +112,7 @@ def _live_view() -> None:
         *cordon_panel.map_layers(),
         *catchment_panel.map_layers(),
         *staging_panel.map_layers(),
+        *find_panel.map_layers(),
     ]
     with tiles:
         if tl is not None:
@@ -162,6 +165,8 @@ MAP_HEIGHT = 760
 #: The map's width on a 1920-px screen with the sidebar open (the fit's assumption).
 MAP_WIDTH = 1050
 RESULT_PANELS = {"cordon": cordon_panel, "catchments": catchment_panel, "staging": staging_panel}
+#: Whatever can move the map to itself: the results, and a place found.
+FITS = {**RESULT_PANELS, "found": find_panel}
 
 
 def _fit() -> tuple[tuple[float, float] | None, int | None]:
@@ -170,8 +175,8 @@ def _fit() -> tuple[tuple[float, float] | None, int | None]:
     latest = state.latest_result()
     if latest is None:
         return None, None
-    layers = RESULT_PANELS[latest].map_layers()
-    return mapview.fit_view([lay.gdf for lay in layers], MAP_WIDTH, MAP_HEIGHT)
+    layers = FITS[latest].map_layers()
+    return mapview.fit_view([lay.gdf for lay in layers], MAP_WIDTH, MAP_HEIGHT, max_zoom=17)
 
 
 def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
