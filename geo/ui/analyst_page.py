@@ -21,6 +21,7 @@ from geo.ui import (
     crowd_panel,
     drawing_panel,
     find_panel,
+    measure_panel,
     staging_panel,
     state,
     timeline_panel,
@@ -69,6 +70,8 @@ def render() -> None:
     with c_side, st.container(key="co-results"):
         if drawing_panel.active() and not timeline_panel.active():
             drawing_panel.pending_form(sc)
+        if measure_panel.active():
+            measure_panel.results()
         for key in state.results_order(list(RESULT_PANELS)):
             RESULT_PANELS[key].results()
         if not any(
@@ -92,7 +95,9 @@ def _live_view() -> None:
     """Tiles and map; with a live store (or while the replay plays) this fragment reruns on a
     timer, alone."""
     sc = state.live_scenario()
-    c_find, c_layers, c_draw, c_replay = st.columns([2.2, 3, 1.2, 1.2], vertical_alignment="bottom")
+    c_find, c_layers, c_draw, c_measure, c_replay = st.columns(
+        [2.2, 3, 1.1, 1.1, 1.1], vertical_alignment="bottom"
+    )
     find_panel.controls(sc, c_find)
     tiles = st.container()
     replay = c_replay.toggle(
@@ -106,8 +111,10 @@ def _live_view() -> None:
         st.rerun(scope="app")
     tl = timeline_panel.night(sc) if replay else None
     drawing = not replay and drawing_panel.active()  # one draws on the present, not a replay
+    measuring = not replay and not drawing and measure_panel.active()
     if not replay:
         drawing_panel.toggle(c_draw)
+        measure_panel.toggle(c_measure)
     extra = [
         *cordon_panel.map_layers(),
         *catchment_panel.map_layers(),
@@ -135,6 +142,8 @@ def _live_view() -> None:
     )
     if drawing:
         drawing_panel.add_to_map(live_map.base, sc)
+    elif measuring:
+        measure_panel.add_to_map(live_map.base)
     # The base map stays identical between refreshes (same component key): only the feature
     # groups are swapped, so the user's zoom and pan survive. Only a click (or, while drawing,
     # the drawings) comes back: panning and zooming must not rerun the script.
@@ -148,10 +157,13 @@ def _live_view() -> None:
         use_container_width=True,
         center=center,
         zoom=zoom,
-        returned_objects=["all_drawings"] if drawing else ["last_clicked"],
+        returned_objects=["all_drawings"] if drawing or measuring else ["last_clicked"],
     )
     if drawing:
         drawing_panel.handle(sc, (out or {}).get("all_drawings"))
+        return
+    if measuring:
+        measure_panel.handle(sc, (out or {}).get("all_drawings"))
         return
     clicked = (out or {}).get("last_clicked")
     if clicked and clicked.get("lng") is not None:

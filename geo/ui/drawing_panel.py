@@ -41,6 +41,8 @@ def toggle(container) -> None:
     )
     if on != active():
         urlstate.set_("draw", "1" if on else None)
+        if on:
+            urlstate.set_("measure", None)  # one toolbar at a time
         st.rerun(scope="app")
 
 
