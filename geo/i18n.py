@@ -10,7 +10,7 @@ Examples
 --------
 >>> with language("zh"):
 ...     _("people to test"), number(34283), clock_text(pd.Timestamp("2021-10-31 23:00"))
-('待检人数', '34,283', '周日 23:00')
+('待检人数', '34,283', '周日23:00')
 >>> _("people to test")
 'people to test'
 """
