@@ -43,6 +43,7 @@ __all__ = [
     "situation_report",
     "situation_time",
     "sources",
+    "standing_contents",
 ]
 
 
@@ -332,3 +333,44 @@ def situation_report(
     """The HTML of :func:`build` (a self-contained page: the map with every layer and result,
     its legend, the headline figures, the tables and the data notes). Opens offline."""
     return build(sc, extra, figures, tables, title).html
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What a report or a sheet shows besides the scenario: result layers, tables, figures."""
+
+    extra: list[MapLayer]
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, object]
+    problem: str | None = None
+
+
+def standing_contents(sc: Scenario) -> Contents:
+    """The standing plan of ``sc`` (:func:`geo.analyses.standing_plan`: the cordon of the open
+    severe incidents and the balanced catchments of the people held) as report contents: what
+    every screen shows without anyone running an analysis, and what ``cityops report`` prints.
+
+    Examples
+    --------
+    >>> from geo import scenario
+    >>> c = standing_contents(scenario.demo())
+    >>> [layer.key for layer in c.extra], list(c.tables)
+    (['cordon', 'checkpoints', 'catchments'], ['Cordon', 'Catchments'])
+    """
+    from geo import analyses, mapview, tables
+
+    plan = analyses.standing_plan(sc)
+    extra: list[MapLayer] = []
+    shown: dict[str, pd.DataFrame] = {}
+    figures: dict[str, object] = {"People to test": round(plan.people)}
+    if plan.cordon is not None:
+        extra += mapview.cordon_layers(plan.cordon.bands, plan.cordon.checkpoints)
+        shown["Cordon"] = tables.present(plan.cordon.bands.drop(columns="geometry"), "cordon_bands")
+    if plan.catchments is not None:
+        sites = plan.catchments.sites
+        extra.append(mapview.catchment_layer(sites))
+        shown["Catchments"] = tables.present(
+            sites.drop(columns="geometry"), "catchment_sites", sc.settings.timezone
+        )
+    problem = None if plan.problem is None else str(plan.problem)
+    return Contents(extra, shown, figures, problem)
