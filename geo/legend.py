@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import shapely
-
 from geo.mapstyle import MapLayer, in_order
 from geo.palette import THEMES
 
@@ -66,20 +64,19 @@ class Group:
     entries: tuple[Entry, ...]
 
 
-def _shape(layer: MapLayer) -> Shape | None:
-    if layer.point_radius is not None:
+def _shape(geom: Any) -> Shape:
+    kind = geom.geom_type
+    if kind in ("Point", "MultiPoint"):
         return "point"
-    geoms = layer.gdf.geometry
-    kinds = set(shapely.get_type_id(geoms[~geoms.is_empty & geoms.notna()].array))
-    if not kinds:
-        return None
-    return "line" if kinds <= {1, 2, 5} else "area"  # LineString, LinearRing, MultiLineString
+    return "line" if kind in ("LineString", "MultiLineString", "LinearRing") else "area"
 
 
-def _symbol(layer: MapLayer, shape: Shape, color: str) -> Symbol:
-    """The style of the first feature drawn in ``color`` (as stroke or fill); with none, the
-    first feature's style in that colour (a class the data does not reach yet)."""
+def _symbol(layer: MapLayer, color: str) -> Symbol:
+    """The style of the first feature drawn in ``color`` (as stroke or fill), in that feature's
+    shape (incidents may be points or areas); with none, the first feature's style and shape in
+    that colour (a class the data does not reach yet)."""
     rows = layer.gdf.head(SCAN_ROWS)
+    rows = rows[rows.geometry.notna() & ~rows.geometry.is_empty]
     chosen: tuple[Any, dict[str, Any]] | None = None
     first: tuple[Any, dict[str, Any]] | None = None
     want = color.lower()
@@ -91,8 +88,9 @@ def _symbol(layer: MapLayer, shape: Shape, color: str) -> Symbol:
             chosen = (row, style)
             break
     if chosen is None:
-        assert first is not None  # the layer has rows (groups() skips empty ones)
+        assert first is not None  # the layer has features (groups() skips empty ones)
         row, style = first
+        shape = _shape(row.geometry)
         style = dict(style)
         if shape == "line" or style.get("color") == style.get("fillColor"):
             style["color"] = color
@@ -100,12 +98,11 @@ def _symbol(layer: MapLayer, shape: Shape, color: str) -> Symbol:
             style["fillColor"] = color
     else:
         row, style = chosen
+        shape = _shape(row.geometry)
     fill = style.get("fillColor", style.get("color")) if shape != "line" else None
-    fill_opacity = float(style.get("fillOpacity", 0.2 if shape == "area" else 1.0))
-    if shape == "point":
-        # folium's circle markers are filled (mapview sets fill) at the layer's opacity
-        fill_opacity = float(style.get("fillOpacity", 1.0))
-    radius = float(layer.point_radius(row)) if shape == "point" and layer.point_radius else 0.0
+    # folium's circle markers are filled (mapview sets fill); areas default to Leaflet's 0.2
+    fill_opacity = float(style.get("fillOpacity", 1.0 if shape == "point" else 0.2))
+    radius = float(layer.point_radius(row)) if shape == "point" and layer.point_radius else 6.0
     return Symbol(
         shape=shape,
         stroke=style.get("color"),
@@ -140,13 +137,11 @@ def groups(layers: Sequence[MapLayer]) -> list[Group]:
     """
     out = []
     for layer in in_order(layers):
-        if not layer.show or not len(layer.gdf):
-            continue
-        shape = _shape(layer)
-        if shape is None:
+        geoms = layer.gdf.geometry
+        if not layer.show or not (geoms.notna() & ~geoms.is_empty).any():
             continue
         items = layer.legend or [(_first_color(layer), layer.name)]  # e.g. catchments
-        entries = tuple(Entry(_symbol(layer, shape, c), label) for c, label in items)
+        entries = tuple(Entry(_symbol(layer, c), label) for c, label in items)
         out.append(Group(layer.key, layer.name, entries))
     return out
 
