@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 from pyproj import Geod
 
@@ -311,7 +311,9 @@ def sheet_html(
 <div>Map: CityOps, no basemap (offline); WGS 84 shown in Web Mercator.</div></div>
 <div class="cls" style="{_box("bottom")}">{cls}</div>
 </div>"""
-    m.get_root().html.add_child(Element(furniture), name="cityops_sheet")
+    root = m.get_root()
+    assert isinstance(root, Figure)  # a folium Map's root is always its Figure
+    root.html.add_child(Element(furniture), name="cityops_sheet")
     css = (
         SHEET_CSS.replace("__STACK__", fonts.STACK)
         .replace("__MAPIMP__", _box("map", important=True))
