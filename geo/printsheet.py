@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,6 +249,7 @@ def sheet_html(
     *,
     figures: Mapping[str, object] | None = None,
     title: str | None = None,
+    hidden: Collection[str] | None = None,
 ) -> Sheet:
     """The print sheet of ``sc`` with ``extra`` result layers as one HTML document (A3
     landscape, sized in mm), ready for :func:`geo.pdfprint.html_to_pdf`.
@@ -260,6 +261,8 @@ def sheet_html(
     extra : result layers drawn on the map (cordon, catchments, staging...).
     figures : more headline figures (label -> value) beside the scenario's own.
     title : the sheet's title (default: the scenario's name).
+    hidden : keys of the layers left off the sheet (the workbench's hidden layers); None: each
+        layer's default.
 
     Examples
     --------
@@ -268,13 +271,15 @@ def sheet_html(
     >>> "Legend" in s.html and s.scale.label
     '1 km'
     """
-    layers = reportmap.drawn_layers(sc, extra)
+    layers = reportmap.drawn_layers(sc, extra, hidden=hidden)
     _, _, mw, mh = LAYOUT_MM["map"]
-    bounds = reportmap.content_bounds(sc, extra)
+    bounds = reportmap.content_bounds(
+        sc, [lay for lay in extra if not hidden or lay.key not in hidden]
+    )
     lat, lon, zoom = fit(bounds, mw * PX_PER_MM, mh * PX_PER_MM)
     scale = scale_bar(lat, zoom, max_px=50 * PX_PER_MM)
 
-    m = reportmap.report_map(sc, extra, switcher=False)
+    m = reportmap.report_map(sc, extra, switcher=False, hidden=hidden)
     # No animations: an animated fit still running when the sheet's view is set ends later on
     # its own zoom (seen: 13.25 for 13.34, a scale bar 2 % off).
     m.options.update(zoom_animation=False, fade_animation=False, marker_zoom_animation=False)
@@ -329,6 +334,7 @@ def pdf(
     *,
     figures: Mapping[str, object] | None = None,
     title: str | None = None,
+    hidden: Collection[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> bytes:
     """The print sheet of ``sc`` (see :func:`sheet_html`) as an A3 landscape PDF, printed
@@ -340,5 +346,5 @@ def pdf(
     >>> pdf(scenario.demo())[:5]  # doctest: +SKIP
     b'%PDF-'
     """
-    sheet = sheet_html(sc, extra, figures=figures, title=title)
+    sheet = sheet_html(sc, extra, figures=figures, title=title, hidden=hidden)
     return pdfprint.html_to_pdf(sheet.html, size_mm=A3_MM, env=env)

@@ -16,7 +16,8 @@ True
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -29,15 +30,22 @@ from geo.mapstyle import MapLayer, in_order, scenario_layers
 __all__ = ["content_bounds", "drawn_layers", "map_document", "report_map"]
 
 
-def drawn_layers(sc: Any, extra: Sequence[MapLayer] = (), theme: str = "light") -> list[MapLayer]:
+def drawn_layers(
+    sc: Any,
+    extra: Sequence[MapLayer] = (),
+    theme: str = "light",
+    hidden: Collection[str] | None = None,
+) -> list[MapLayer]:
     """The layers the map draws, bottom to top: the scenario's and ``extra`` (as
-    :func:`geo.mapview.build_map` orders them)."""
-    return in_order([*scenario_layers(sc, theme), *extra])
+    :func:`geo.mapview.build_map` orders and hides them: ``hidden`` keys are not shown, None
+    keeps each layer's default)."""
+    layers = in_order([*scenario_layers(sc, theme), *extra])
+    if hidden is not None:
+        layers = [replace(layer, show=layer.key not in hidden) for layer in layers]
+    return layers
 
 
-def content_bounds(
-    sc: Any, extra: Sequence[MapLayer] = (), theme: str = "light"
-) -> tuple[float, float, float, float]:
+def content_bounds(sc: Any, extra: Sequence[MapLayer] = ()) -> tuple[float, float, float, float]:
     """(west, south, east, north) of the scenario's extent and every shown result: a cordon's
     outer ring reaches beyond the study area and must be on the map too."""
     boxes = [sc.extent().total_bounds]
@@ -51,10 +59,16 @@ def content_bounds(
 
 
 def report_map(
-    sc: Any, extra: Sequence[MapLayer] = (), *, theme: str = "light", switcher: bool = True
+    sc: Any,
+    extra: Sequence[MapLayer] = (),
+    *,
+    theme: str = "light",
+    switcher: bool = True,
+    hidden: Collection[str] | None = None,
 ) -> folium.Map:
     """The scenario and ``extra`` results on a self-contained map (Leaflet inlined) without a
-    legend (the page has one), the layer switcher collapsed (or none), fitted to the content.
+    legend (the page has one), the layer switcher collapsed (or none), fitted to the content;
+    ``hidden`` layer keys start unchecked (None: each layer's default).
 
     Examples
     --------
@@ -63,13 +77,20 @@ def report_map(
     >>> any(isinstance(c, folium.LayerControl) for c in m._children.values())
     False
     """
-    m = mapview.build_map(sc, extra, theme=theme, assets="inline", compact=True)  # type: ignore[arg-type]
+    m = mapview.build_map(
+        sc,
+        extra,
+        theme=theme,  # type: ignore[arg-type]
+        assets="inline",
+        compact=True,
+        hidden=hidden,
+    )
     if not switcher:
         for name, child in list(m._children.items()):
             if isinstance(child, folium.LayerControl):
                 del m._children[name]
     m.options["zoom_snap"] = 0.25  # quarter zoom steps: the content fills the map
-    w, s, e, n = content_bounds(sc, extra, theme)
+    w, s, e, n = content_bounds(sc, [lay for lay in extra if not hidden or lay.key not in hidden])
     m.fit_bounds([[s, w], [n, e]])  # after build_map's own fit (the study area): this one wins
     return m
 

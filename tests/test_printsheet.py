@@ -4,6 +4,7 @@ CLI (``cityops report --pdf``) and the workbench's Export section."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -102,6 +103,15 @@ def test_the_sheet_carries_title_time_legend_sources_and_classification(demo, co
     assert "facilities" not in keys  # hidden layers are not in the legend
     # the embedded font holds the title's characters
     assert "@font-face" in text and s.missing == ""
+
+
+def test_the_sheet_leaves_off_the_layers_the_map_hides(demo, cordon_layers):
+    s = printsheet.sheet_html(demo, cordon_layers, hidden={"roads", "checkpoints"})
+    keys = re.findall(r"data-layer='([a-z_]+)'", s.html)
+    assert "roads" not in keys and "checkpoints" not in keys and "cordon" in keys
+    assert "facilities" in keys  # hidden by default, shown when the map's choice says so
+    want = json.loads(re.search(r"var want = (\{[^}]*\});", s.html).group(1))
+    assert "roads" not in want and want["cordon"] == 3
 
 
 @pytest.mark.browser
@@ -246,17 +256,19 @@ def test_the_export_section_prints_the_sheet_with_the_current_results(monkeypatc
 
     def fake_pdf(sc, extra=(), **kwargs):
         seen["keys"] = [layer.key for layer in extra]
+        seen["hidden"] = kwargs.get("hidden")
         return b"%PDF-1.4 fake"
 
     monkeypatch.setattr(printsheet, "pdf", fake_pdf)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params["hide"] = "roads"
     at.run()
     next(b for b in at.sidebar.button if b.label == "Draw cordon").click()
     at.run()
     next(b for b in at.sidebar.button if b.label == "Print sheet (PDF, A3)").click()
     at.run()
     assert not at.exception
-    assert seen["keys"][:2] == ["cordon", "checkpoints"]
+    assert seen["keys"][:2] == ["cordon", "checkpoints"] and seen["hidden"] == {"roads"}
     labels = [d.label for d in at.sidebar.get("download_button")]
     assert "Print sheet · PDF (A3 landscape)" in labels
     assert at.session_state["print_sheet"][1] == b"%PDF-1.4 fake"

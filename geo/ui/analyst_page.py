@@ -308,7 +308,8 @@ def _full_export(sc: scen.Scenario) -> None:
     if st.button("Print sheet (PDF, A3)", width="stretch", key="print-sheet"):
         try:
             with st.spinner("Printing the sheet (headless Chromium)…"):
-                sheet = printsheet.pdf(sc, _current_results()[2])
+                hidden = urlstate.hidden_layers()  # the layers the map shows, on paper too
+                sheet = printsheet.pdf(sc, _current_results()[2], hidden=hidden)
         except Exception as exc:  # InputError (no Chromium) or a browser failure: a message
             st.error(f"The print sheet could not be made.\n\n{exc}")
         else:
