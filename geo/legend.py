@@ -187,7 +187,14 @@ def symbol_svg(s: Symbol, background: str, width: int = 30, height: int = 20) ->
 
 def legend_html(layers: Sequence[MapLayer], theme: str = "light") -> str:
     """The legend of ``layers`` as an HTML block (class ``co-legend-sheet``): one titled list
-    per layer, each line a symbol (:func:`symbol_svg`) and its label; all text escaped."""
+    per layer, each line a symbol (:func:`symbol_svg`) and its label; all text escaped.
+
+    Examples
+    --------
+    >>> from geo import scenario, mapstyle
+    >>> legend_html(mapstyle.scenario_layers(scenario.demo(), "light")).count("<h4>")
+    6
+    """
     bg = THEMES[theme]["background"]
     parts = []
     for g in groups(layers):

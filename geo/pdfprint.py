@@ -40,7 +40,13 @@ PX_PER_MM = 96 / 25.4  # CSS pixels: what Chromium prints at scale 1
 
 def chromium() -> str:
     """The Chromium executable: ``$CITYOPS_CHROMIUM``, ``/usr/bin/chromium``, or ``chromium``
-    on the PATH; an InputError saying how to get one when there is none."""
+    on the PATH; an InputError saying how to get one when there is none.
+
+    Examples
+    --------
+    >>> chromium()  # doctest: +SKIP
+    '/usr/bin/chromium'
+    """
     for candidate in (os.environ.get("CITYOPS_CHROMIUM"), CHROMIUM, shutil.which("chromium")):
         if candidate and os.path.exists(candidate):
             return candidate

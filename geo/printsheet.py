@@ -10,7 +10,7 @@ Examples
 --------
 >>> s = scale_bar(31.15, 13.4, max_px=190)
 >>> s.label, s.bar_m, round(s.bar_px), s.denominator
-('1 km', 1000.0, 171, 22100)
+('2 km', 2000.0, 161, 46900)
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def fit(
 
     >>> lat, lon, z = fit((121.60, 31.10, 121.70, 31.20), 1000, 700)
     >>> round(lat, 3), round(lon, 2), round(z, 2)
-    (31.15, 121.65, 12.27)
+    (31.15, 121.65, 12.92)
     """
     w, s, e, n = bounds
 
@@ -269,7 +269,7 @@ def sheet_html(
     >>> from geo import scenario
     >>> s = sheet_html(scenario.demo())
     >>> "Legend" in s.html and s.scale.label
-    '1 km'
+    '2 km'
     """
     layers = reportmap.drawn_layers(sc, extra, hidden=hidden)
     _, _, mw, mh = LAYOUT_MM["map"]

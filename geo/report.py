@@ -331,7 +331,14 @@ def situation_report(
     title: str | None = None,
 ) -> str:
     """The HTML of :func:`build` (a self-contained page: the map with every layer and result,
-    its legend, the headline figures, the tables and the data notes). Opens offline."""
+    its legend, the headline figures, the tables and the data notes). Opens offline.
+
+    Examples
+    --------
+    >>> from geo import scenario
+    >>> 'iframe title="map"' in situation_report(scenario.demo())
+    True
+    """
     return build(sc, extra, figures, tables, title).html
 
 

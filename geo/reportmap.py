@@ -38,7 +38,14 @@ def drawn_layers(
 ) -> list[MapLayer]:
     """The layers the map draws, bottom to top: the scenario's and ``extra`` (as
     :func:`geo.mapview.build_map` orders and hides them: ``hidden`` keys are not shown, None
-    keeps each layer's default)."""
+    keeps each layer's default).
+
+    Examples
+    --------
+    >>> from geo import scenario
+    >>> [lay.key for lay in drawn_layers(scenario.demo(), hidden={"roads"}) if lay.show][:3]
+    ['boundary', 'crowd_zones', 'hospitals']
+    """
     layers = in_order([*scenario_layers(sc, theme), *extra])
     if hidden is not None:
         layers = [replace(layer, show=layer.key not in hidden) for layer in layers]
@@ -113,7 +120,15 @@ def _switcher_icons() -> str:
 
 def map_document(m: folium.Map, css: str = "") -> tuple[str, fonts.Embedded]:
     """``m`` rendered as a whole HTML document with the CJK font its text needs (tooltips, the
-    switcher's names) and ``css`` added at the end of its head."""
+    switcher's names) and ``css`` added at the end of its head.
+
+    Examples
+    --------
+    >>> from geo import scenario
+    >>> doc, font = map_document(report_map(scenario.demo()))
+    >>> doc.startswith("<!DOCTYPE html>"), font.missing
+    (True, '')
+    """
     doc = m.get_root().render()
     emb = fonts.embed(fonts.page_text(doc))
     style = (
