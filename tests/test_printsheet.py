@@ -16,6 +16,7 @@ from pyproj import Geod
 
 from geo import analyses, legend, mapview, printsheet, reportmap
 from geo.cli import main
+from geo.palette import BAND_FILL
 from tests.conftest import ARTIFACTS_DIR
 from tests.test_report import no_cjk_fontconfig
 
@@ -233,9 +234,10 @@ def test_cli_prints_an_a3_pdf_with_title_legend_and_scale(demo, tmp_path, monkey
     x, y, w, h = (v / 25.4 * 40 for v in printsheet.LAYOUT_MM["map"])
     import numpy as np
 
-    px = np.asarray(img.crop((int(x), int(y), int(x + w), int(y + h))), dtype=int)
-    r, g, b = px[..., 0], px[..., 1], px[..., 2]
-    red = int(((r > 200) & (g < 90) & (b > 40) & (b < 120)).sum())  # #ff1744, the lockdown ring
+    px = np.asarray(img.crop((int(x), int(y), int(x + w), int(y + h))), dtype=float)
+    ring = BAND_FILL["lockdown"].lstrip("#")  # the lockdown ring, in the palette's colour
+    rgb = np.array([int(ring[i : i + 2], 16) for i in (0, 2, 4)], dtype=float)
+    red = int((np.linalg.norm(px - rgb, axis=-1) < 40).sum())
     assert red > 20, red
 
 
