@@ -33,6 +33,7 @@ from geo.scenario import SETTINGS_FILE, Scenario, save
 
 __all__ = [
     "DEFAULT_CLASSIFICATION",
+    "Contents",
     "MAP_HEIGHT_PX",
     "Page",
     "build",
