@@ -373,6 +373,41 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The situation report (offline HTML) and/or the print sheet (A3 landscape PDF) of the
+    scenario's standing plan."""
+    from geo import pdfprint, printsheet, report
+
+    if not args.pdf and not args.html:
+        print("error: give --pdf OUT.pdf and/or --html OUT.html", file=sys.stderr)
+        return 2
+    sc = _scenario(args.scenario)
+    c = report.standing_contents(sc)
+    if c.problem:
+        print(f"note: no catchments in the report: {c.problem}", file=sys.stderr)
+    missing = ""
+    if args.html:
+        page = report.build(sc, c.extra, c.figures, c.tables, title=args.title)
+        Path(args.html).write_text(page.html, encoding="utf-8")
+        missing += page.missing
+        print(f"wrote {args.html} ({len(page.html.encode()) / 1e6:.1f} MB, opens offline)")
+    if args.pdf:
+        t0 = time.perf_counter()
+        sheet = printsheet.sheet_html(sc, c.extra, figures=c.figures, title=args.title)
+        data = pdfprint.html_to_pdf(sheet.html, size_mm=printsheet.A3_MM)
+        Path(args.pdf).write_bytes(data)
+        missing += sheet.missing
+        print(
+            f"wrote {args.pdf} (A3 landscape, {len(data) / 1e3:,.0f} kB, scale bar "
+            f"{sheet.scale.label}, 1 : {sheet.scale.denominator:,}; "
+            f"{time.perf_counter() - t0:.1f} s)"
+        )
+    if missing:
+        chars = ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in sorted(set(missing)))
+        print(f"note: characters not in the embedded font: {chars}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -437,6 +472,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exact", action="store_true", help="force the exact MILP")
     p.add_argument("--out", required=True, help="output .geojson")
     p.set_defaults(func=cmd_stage)
+
+    p = sub.add_parser(
+        "report",
+        help="situation report (offline HTML) and A3 print sheet (PDF) of the standing plan",
+    )
+    p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
+    p.add_argument("--pdf", help="write the print sheet here (A3 landscape PDF)")
+    p.add_argument("--html", help="write the offline HTML report here")
+    p.add_argument("--title", help="title (default: the report's or the scenario's name)")
+    p.set_defaults(func=cmd_report)
 
     crowd_p = sub.add_parser("crowd", help="city-scale crowd points (telecom device counts)")
     crowd_sub = crowd_p.add_subparsers(dest="crowd_command", required=True)

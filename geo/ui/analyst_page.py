@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import io, mapview, report, situation
+from geo import io, mapview, printsheet, report, situation
 from geo import scenario as scen
 from geo.layers import LAYER_KINDS, SCHEMAS
 from geo.ui import (
@@ -290,19 +290,26 @@ def _export_panel(sc: scen.Scenario) -> None:
     _full_export(sc)
 
 
+def _current_results() -> tuple[dict, dict, list[mapview.MapLayer]]:
+    """The panels' current results: (GeoJSON results, report tables, map layers)."""
+    results, tables = {}, {}
+    for panel in (cordon_panel, catchment_panel, staging_panel):
+        r, t = panel.exports()
+        results.update(r)
+        tables.update(t)
+    extra = [
+        *cordon_panel.map_layers(),
+        *catchment_panel.map_layers(),
+        *staging_panel.map_layers(),
+    ]
+    return results, tables, extra
+
+
 def _full_export(sc: scen.Scenario) -> None:
-    """Everything in one zip: GeoJSON per layer and result, GeoPackage, offline HTML report."""
+    """Everything in one zip: GeoJSON per layer and result, GeoPackage, offline HTML report;
+    and the A3 print sheet of the map with the same results."""
     if st.button("Prepare full export (zip + report)", width="stretch"):
-        results, tables = {}, {}
-        for panel in (cordon_panel, catchment_panel, staging_panel):
-            r, t = panel.exports()
-            results.update(r)
-            tables.update(t)
-        extra = [
-            *cordon_panel.map_layers(),
-            *catchment_panel.map_layers(),
-            *staging_panel.map_layers(),
-        ]
+        results, tables, extra = _current_results()
         with st.spinner("Writing the export…"):
             page = report.situation_report(sc, extra, tables=tables)
             st.session_state["full_export"] = (
@@ -327,6 +334,25 @@ def _full_export(sc: scen.Scenario) -> None:
             mime="text/html",
             width="stretch",
             key="dl-report",
+        )
+    if st.button("Print sheet (PDF, A3)", width="stretch", key="print-sheet"):
+        try:
+            with st.spinner("Printing the sheet (headless Chromium)…"):
+                hidden = urlstate.hidden_layers()  # the layers the map shows, on paper too
+                sheet = printsheet.pdf(sc, _current_results()[2], hidden=hidden)
+        except Exception as exc:  # InputError (no Chromium) or a browser failure: a message
+            st.error(f"The print sheet could not be made.\n\n{exc}")
+        else:
+            st.session_state["print_sheet"] = (state.version(), sheet)
+    ready = st.session_state.get("print_sheet")
+    if ready and ready[0] == state.version():
+        st.download_button(
+            "Print sheet · PDF (A3 landscape)",
+            ready[1],
+            "situation_sheet.pdf",
+            mime="application/pdf",
+            width="stretch",
+            key="dl-sheet",
         )
 
 
