@@ -1,0 +1,301 @@
+"""Shared validation, small helpers and solver plumbing of the staging solvers."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from geo.errors import InputError
+
+# Automatic exact/heuristic choice. The MILP is always the better answer when it finishes, so
+# these are "finishes in about a second on 2 cores" sizes, measured on random Euclidean instances.
+EXACT_MAX_PAIRS = 12_000  # p-median, p-center: demand rows (weight > 0) x candidates
+EXACT_MAX_COVER_NNZ = 40_000  # coverage, set cover: non-zeros after merging equal demand rows
+LP_BOUND_MAX_NNZ = 400_000  # coverage / set cover: LP relaxation bound up to this many non-zeros
+DEADLINE_EXACT_MAX_PAIRS = 4_000  # deadline plans: (demand, site) pairs reachable in time
+
+_EPS = 1e-9
+_VNS_FAILS = 300  # perturbations in a row without improvement before the search stops
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _cost_matrix(cost: Any, name: str = "cost") -> np.ndarray:
+    expected = (
+        "a 2-D array of numbers >= 0 (rows: demand points, columns: candidates); +inf = unreachable"
+    )
+    try:
+        c = np.asarray(cost, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} is not numeric ({exc})", field=name, expected=expected) from None
+    if c.ndim != 2 or 0 in c.shape:
+        raise InputError(f"{name} has shape {c.shape}", field=name, expected=expected)
+    bad = np.isnan(c)
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise InputError(
+            f"{name}[{i}, {j}] is NaN ({int(bad.sum())} NaN value(s) in all); "
+            "use +inf for a pair that cannot be reached",
+            feature=i,
+            field=name,
+            expected="a number >= 0, or +inf for unreachable",
+        )
+    bad = c < 0
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise InputError(
+            f"{name}[{i}, {j}] is negative ({c[i, j]:g}; {int(bad.sum())} negative value(s))",
+            feature=i,
+            field=name,
+            expected="a cost >= 0 (minutes or metres)",
+        )
+    return c
+
+
+def _weights(weights: Any, n: int, name: str = "weights") -> np.ndarray:
+    if weights is None:
+        return np.ones(n)
+    try:
+        w = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"{name} is not numeric ({exc})", field=name, expected="people per demand point"
+        ) from None
+    if w.shape != (n,):
+        raise InputError(
+            f"{name} has shape {w.shape}",
+            field=name,
+            expected=f"{n} values, one per demand point (row of the cost matrix)",
+        )
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{name}[{i}] is {w[i]:g}", feature=i, field=name, expected="people >= 0 (finite)"
+        )
+    if w.sum() <= 0:
+        raise InputError(
+            "all weights are 0: there are no people to serve",
+            field=name,
+            expected="at least one demand point with people > 0",
+        )
+    return w
+
+
+def _whole(value: Any, name: str, lo: int, hi: int | None, what: str) -> int:
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not ok and isinstance(value, float) and value.is_integer():
+        value, ok = int(value), True
+    expected = f"a whole number from {lo} to {hi}" if hi is not None else f"a whole number >= {lo}"
+    if not ok:
+        raise InputError(f"{name} is {value!r}, not a whole number", field=name, expected=expected)
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        raise InputError(f"{name} = {value} {what}", field=name, expected=expected)
+    return value
+
+
+def _k(k: Any, m: int, n_fixed: int) -> int:
+    fixed = f", {n_fixed} of them fixed" if n_fixed else ""
+    return _whole(k, "k", 1, m - n_fixed, f"but there are {m} candidates{fixed}")
+
+
+def _number(
+    value: Any, name: str, *, lo: float = 0.0, strict: bool = False, unit: str = ""
+) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v) or v < lo or (strict and v <= lo):
+        op = ">" if strict else ">="
+        raise InputError(
+            f"{name} is {value!r}", field=name, expected=f"a number {op} {lo:g}{unit}".rstrip()
+        )
+    return v
+
+
+def _fixed(fixed: Any, m: int) -> np.ndarray:
+    if fixed is None:
+        return np.zeros(0, dtype=np.intp)
+    f = np.asarray(fixed)
+    expected = f"candidate column indices from 0 to {m - 1}, each at most once"
+    if f.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    if f.ndim != 1 or not np.issubdtype(f.dtype, np.integer):
+        raise InputError(f"fixed is {fixed!r}", field="fixed", expected=expected)
+    if f.min() < 0 or f.max() >= m or len(np.unique(f)) != len(f):
+        raise InputError(f"fixed is {f.tolist()}", field="fixed", expected=expected)
+    return f.astype(np.intp)
+
+
+def _require_reachable(c: np.ndarray, rows: np.ndarray, what: str = "any candidate") -> None:
+    dead = ~np.isfinite(c).any(axis=1)
+    if dead.any():
+        i = int(rows[np.flatnonzero(dead)[0]])
+        raise InputError(
+            f"demand point {i} cannot reach {what} (every cost is +inf; "
+            f"{int(dead.sum())} such demand point(s) with people)",
+            feature=i,
+            field="cost",
+            expected="at least one finite cost per demand point with people, or weight 0",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _labeller(labels: Sequence[Any] | None) -> Callable[[int], Any]:
+    if labels is None:
+        return lambda j: int(j)
+    labs = list(labels)
+    return lambda j: labs[int(j)] if j >= 0 else None
+
+
+def _people(x: float) -> str:
+    return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 or abs(x) >= 100 else f"{x:,.1f}"
+
+
+def _clock(minutes: float, start: datetime | None) -> str:
+    if not math.isfinite(minutes):
+        return "never"
+    if start is None:
+        h, mnt = divmod(int(math.ceil(minutes - 1e-9)), 60)
+        return f"+{h} h {mnt:02d} min" if h else f"+{mnt} min"
+    t = start + timedelta(minutes=math.ceil(minutes - 1e-9))
+    return t.strftime("%H:%M") if t.date() == start.date() else t.strftime("%d %b %H:%M")
+
+
+def _gap(objective: float, bound: float) -> float:
+    if not (math.isfinite(objective) and math.isfinite(bound)):
+        return math.nan
+    diff = abs(objective - bound)
+    if diff <= 1e-12 * max(1.0, abs(objective)):
+        return 0.0
+    return diff / abs(objective) if objective != 0 else math.inf
+
+
+def _mip(
+    c: np.ndarray,
+    rows: list[tuple[sp.spmatrix, Any, Any]],
+    integrality: np.ndarray,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    time_limit: float,
+    gap: float = 1e-7,
+) -> Any:
+    """HiGHS through scipy; an all-continuous problem is solved as an LP."""
+    cons = [LinearConstraint(a, lo, hi) for a, lo, hi in rows if a.shape[0]]
+    opts: dict[str, Any] = {"time_limit": float(max(time_limit, 0.05)), "presolve": True}
+    if np.any(integrality):
+        opts["mip_rel_gap"] = gap
+    return milp(c, constraints=cons, integrality=integrality, bounds=Bounds(lb, ub), options=opts)
+
+
+def _nearest(c: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: slot of the nearest of ``cols``, its cost, and the second-nearest cost."""
+    sub = c[:, cols]
+    ar = np.arange(sub.shape[0])
+    p1 = sub.argmin(axis=1)
+    d1 = sub[ar, p1]
+    if sub.shape[1] == 1:
+        return p1, d1, np.full_like(d1, np.inf)
+    sub[ar, p1] = np.inf
+    return p1, d1, sub.min(axis=1)
+
+
+def _assign(
+    c: np.ndarray, cols: np.ndarray, within: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest open column per row (-1 if unreachable or beyond ``within``) and its cost."""
+    cols = np.asarray(cols, dtype=np.intp)
+    if cols.size == 0:
+        return np.full(c.shape[0], -1, dtype=np.intp), np.full(c.shape[0], np.inf)
+    p, d, _ = _nearest(c, cols)
+    a = cols[p].astype(np.intp)
+    bad = ~np.isfinite(d)
+    if within is not None:
+        bad |= d > within
+    a[bad] = -1
+    return a, d
+
+
+def _stats(w: np.ndarray, a: np.ndarray, d: np.ndarray) -> tuple[float, float, float]:
+    """(uncovered people, mean cost, max cost) over people with weight > 0."""
+    pos = w > 0
+    ok = pos & (a >= 0)
+    unc = float(w[pos & (a < 0)].sum())
+    mean = float(np.average(d[ok], weights=w[ok])) if ok.any() else math.nan
+    mx = float(d[pos].max()) if unc == 0 else math.inf
+    return unc, mean, mx
+
+
+def _site_stats(
+    w: np.ndarray, a: np.ndarray, d: np.ndarray, site: int
+) -> tuple[float, float, float]:
+    mine = (a == site) & (w > 0)
+    people = float(w[mine].sum())
+    if people <= 0:
+        return 0.0, math.nan, math.nan
+    return people, float(np.average(d[mine], weights=w[mine])), float(d[mine].max())
+
+
+def evaluate_sites(
+    cost: Any, sites: Sequence[int], weights: Any = None, within: float | None = None
+) -> dict[str, float]:
+    """Key figures of a given set of open sites (e.g. the situation before a plan).
+
+    Returns people, covered (within ``within``; everyone reachable when None), coverage
+    (fraction), mean_cost (people-weighted, over reachable people), max_cost (inf if someone
+    cannot reach any site) and total_cost (people x cost over reachable people).
+    """
+    c = _cost_matrix(cost)
+    w = _weights(weights, c.shape[0])
+    cols = _fixed(np.asarray(list(sites), dtype=np.intp), c.shape[1])
+    if within is not None:
+        within = _number(within, "within")
+    a, d = _assign(c, cols, within)
+    reach, _ = _assign(c, cols)
+    unc, mean, mx = _stats(w, reach, d)
+    covered = float(w[a >= 0].sum())
+    ok = reach >= 0
+    return {
+        "people": float(w.sum()),
+        "covered": covered,
+        "coverage": covered / float(w.sum()),
+        "mean_cost": mean,
+        "max_cost": mx,
+        "total_cost": float(w[ok] @ d[ok]) if ok.any() else 0.0,
+        "unreachable": unc,
+    }
+
+
+class _Clock:
+    def __init__(self, time_limit: float) -> None:
+        self.t0 = time.perf_counter()
+        self.limit = float(time_limit)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def left(self) -> float:
+        return self.limit - self.elapsed()
+
+
+def _time_limit(value: Any) -> float:
+    return _number(value, "time_limit", lo=0.0, strict=True, unit=" seconds")
+
+
+# --------------------------------------------------------------------------------------------
+# p-median
+# --------------------------------------------------------------------------------------------

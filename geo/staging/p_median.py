@@ -1,0 +1,587 @@
+"""p-median: k sites that minimise total people x cost."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from geo.staging.common import (
+    _EPS,
+    _VNS_FAILS,
+    EXACT_MAX_PAIRS,
+    _assign,
+    _Clock,
+    _cost_matrix,
+    _fixed,
+    _gap,
+    _k,
+    _mip,
+    _people,
+    _require_reachable,
+    _stats,
+    _time_limit,
+    _weights,
+)
+from geo.staging.plan import Plan, SiteReason, build_plan
+
+
+def _penalise(c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """Replace +inf by a penalty so large that reaching one more person beats any travel saving."""
+    inf = ~np.isfinite(c)
+    if not inf.any():
+        return c, None
+    finite = c[~inf]
+    top = float(finite.max()) if finite.size else 1.0
+    pen = (top + 1.0) * (float(w.sum()) / float(w.min()) + 1.0)
+    return np.where(inf, pen, c), pen
+
+
+def _two_nearest(sub: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per row of ``sub`` (rows x open slots): nearest slot, second slot, their costs."""
+    ar = np.arange(sub.shape[0])
+    p1 = sub.argmin(axis=1)
+    d1 = sub[ar, p1]
+    if sub.shape[1] == 1:
+        return p1, np.full_like(p1, -1), d1, np.full_like(d1, np.inf)
+    sub = sub.copy()
+    sub[ar, p1] = np.inf
+    p2 = sub.argmin(axis=1)
+    return p1, p2, d1, sub[ar, p2]
+
+
+def _short_list(m: int, k: int) -> int:
+    """Candidates kept per row: enough to reach the second-nearest open site for most rows."""
+    return min(m, max(32, 3 * m // max(k, 1) + 8))
+
+
+def _neighbours(wc: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's ``size`` cheapest candidates, sorted: (columns, costs); None if size >= m."""
+    m = wc.shape[1]
+    if size >= m:
+        return None
+    idx = np.argpartition(wc, size - 1, axis=1)[:, :size]
+    cst = np.take_along_axis(wc, idx, axis=1)
+    order = np.argsort(cst, axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(cst, order, axis=1)
+
+
+class _PMedianSwap:
+    """Vertex substitution state with the Resende-Werneck swap matrices.
+
+    On weighted costs ``wc`` (people x cost, rows with people only) and an open set ``sites``
+    whose first ``nf`` slots are fixed, keeps for every candidate ``j`` and slot ``s``:
+    ``gain[j]`` (saving of opening j), ``loss[s]`` (cost of closing s) and ``extra[j, s]``
+    (correction when both happen), so that the change of a swap is
+    ``gain[j] - loss[s] + extra[j, s]`` for all pairs at once. After a swap only the rows whose
+    nearest or second-nearest site changed are recomputed, and a row only contributes through
+    candidates cheaper than its second-nearest site: with ``nbrs`` (each row's cheapest
+    candidates, sorted) those are read from the short list whenever it reaches that far.
+    """
+
+    def __init__(
+        self,
+        wc: np.ndarray,
+        sites: np.ndarray,
+        nf: int,
+        nbrs: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        self.wc = wc
+        self.sites = np.array(sites, dtype=np.intp)
+        self.nf = nf
+        self.n, self.m = wc.shape
+        self.k = len(self.sites)
+        self.nbrs = nbrs
+        self.full()
+
+    def full(self) -> None:
+        self.p1, self.p2, self.d1, self.d2 = _two_nearest(self.wc[:, self.sites])
+        self.gain, self.loss, self.extra = self._contrib(None, self.p1, self.d1, self.d2)
+
+    @property
+    def objective(self) -> float:
+        return float(self.d1.sum())
+
+    def _contrib(
+        self,
+        rows: np.ndarray | None,
+        p1: np.ndarray,
+        d1: np.ndarray,
+        d2: np.ndarray,
+        sign: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sum of the rows' contributions to gain, loss and extra (each row times ``sign``)."""
+        m, k = self.m, self.k
+        every = rows is None
+        rows = np.arange(self.n) if rows is None else rows
+        sg = np.ones(rows.size) if sign is None else sign
+        loss = np.bincount(p1, weights=(d2 - d1) * sg, minlength=k)
+        gain = np.zeros(m)
+        extra = np.zeros((m, k))
+        dense = np.ones(rows.size, dtype=bool)
+        if self.nbrs is not None:
+            idx, cst = self.nbrs
+            dense = d2 > cst[rows, -1]  # the short list stops before the second-nearest
+            sh = ~dense
+            if sh.any():
+                nb, nc = idx[rows[sh]], cst[rows[sh]]
+                a1, a2 = d1[sh, None], d2[sh, None]
+                live = nc < a2
+                cols = nb[live]
+                wt = np.broadcast_to(sg[sh, None], nb.shape)[live]
+                gain += np.bincount(cols, np.maximum(a1 - nc, 0.0)[live] * wt, minlength=m)
+                slot = np.broadcast_to(p1[sh, None], nb.shape)[live]
+                e = np.maximum(a2 - np.maximum(nc, a1), 0.0)[live] * wt
+                extra += np.bincount(cols * k + slot, e, minlength=m * k).reshape(m, k)
+        if dense.any():
+            p1d, d1d, d2d = p1[dense], d1[dense], d2[dense]
+            wr = self.wc if every and dense.all() else self.wc[rows[dense]]
+            gain += sg[dense] @ np.maximum(d1d[:, None] - wr, 0.0)
+            e = np.maximum(d2d[:, None] - np.maximum(wr, d1d[:, None]), 0.0)
+            e *= sg[dense, None]
+            order = np.argsort(p1d, kind="stable")
+            ps = p1d[order]
+            starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+            extra[:, ps[starts]] += np.add.reduceat(e[order], starts, axis=0).T
+        return gain, loss, extra
+
+    def profit(self) -> np.ndarray:
+        """Objective decrease of swapping candidate j (row) in for slot s (column)."""
+        pr = self.gain[:, None] - self.loss[None, :] + self.extra
+        pr[self.sites, :] = -np.inf
+        pr[:, : self.nf] = -np.inf
+        return pr
+
+    def swap(self, j: int, s: int) -> None:
+        p1, p2, d1, d2 = self.p1, self.p2, self.d1, self.d2
+        self.sites[s] = j
+        c = self.wc[:, j]
+        hit = (p1 == s) | (p2 == s)  # lost their nearest or second: recompute
+        q1, q2, e1, e2 = p1.copy(), p2.copy(), d1.copy(), d2.copy()
+        first = ~hit & (c < d1)
+        second = ~hit & ~first & (c < d2)
+        q2[first], e2[first] = p1[first], d1[first]
+        q1[first], e1[first] = s, c[first]
+        q2[second], e2[second] = s, c[second]
+        t = np.flatnonzero(hit)
+        if t.size:
+            q1[t], q2[t], e1[t], e2[t] = _two_nearest(self.wc[np.ix_(t, self.sites)])
+        rows = np.flatnonzero((q1 != p1) | (e1 != d1) | (e2 != d2))
+        if rows.size:  # take the rows' old contributions out and put the new ones in
+            both = np.r_[rows, rows]
+            sign = np.r_[-np.ones(rows.size), np.ones(rows.size)]
+            g, ls, x = self._contrib(
+                both,
+                np.r_[p1[rows], q1[rows]],
+                np.r_[d1[rows], e1[rows]],
+                np.r_[d2[rows], e2[rows]],
+                sign,
+            )
+            self.gain += g
+            self.loss += ls
+            self.extra += x
+        self.p1, self.p2, self.d1, self.d2 = q1, q2, e1, e2
+
+    _STATE = ("sites", "p1", "p2", "d1", "d2", "gain", "loss", "extra")
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {a: getattr(self, a).copy() for a in self._STATE}
+
+    def restore(self, snap: dict[str, np.ndarray]) -> None:
+        for a, v in snap.items():
+            setattr(self, a, v)
+
+    def search(
+        self, clock: _Clock | None = None, max_swaps: int = 100_000, verify: bool = True
+    ) -> int:
+        """Best-improvement swaps until none improves; returns the number of swaps.
+
+        With ``verify`` the swap matrices are recomputed from scratch before stopping (the
+        incremental updates accumulate rounding error)."""
+        swaps, verified = 0, True
+        while swaps < max_swaps:
+            pr = self.profit()
+            j, s = np.unravel_index(int(np.argmax(pr)), pr.shape)
+            if pr[j, s] <= _EPS * max(self.objective, 1e-300):
+                if verified or not verify:
+                    break
+                self.full()  # clear rounding drift of the incremental updates, then re-check
+                verified = True
+                continue
+            self.swap(int(j), int(s))
+            swaps += 1
+            verified = False
+            if clock is not None and clock.left() <= 0:
+                if verify:
+                    self.full()
+                break
+        return swaps
+
+
+def _pm_greedy(wc: np.ndarray, kt: int, fixed: np.ndarray) -> np.ndarray:
+    """Greedy add: open the site that lowers the total most, k times (incremental gains)."""
+    sites = [int(j) for j in fixed]
+    if sites:
+        d1 = wc[:, sites].min(axis=1)
+    else:
+        j = int(np.argmin(wc.sum(axis=0)))
+        sites, d1 = [j], wc[:, j].copy()
+    gain = np.maximum(d1[:, None] - wc, 0.0).sum(axis=0)
+    while len(sites) < kt:
+        gain[sites] = -np.inf
+        j = int(np.argmax(gain))
+        rows = np.flatnonzero(wc[:, j] < d1)
+        if rows.size:
+            wr = wc[rows]
+            gain -= np.maximum(d1[rows, None] - wr, 0.0).sum(axis=0)
+            d1[rows] = wr[:, j]
+            gain += np.maximum(d1[rows, None] - wr, 0.0).sum(axis=0)
+        sites.append(j)
+    return np.array(sites, dtype=np.intp)
+
+
+def _shake_targets(
+    rng: np.random.Generator, sites: np.ndarray, nf: int, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    free = np.arange(nf, len(sites))
+    r = int(rng.integers(1, min(3, len(free)) + 1))
+    slots = rng.choice(free, size=r, replace=False)
+    closed = np.setdiff1d(np.arange(m), sites)
+    new = rng.choice(closed, size=min(r, closed.size), replace=False)
+    return slots[: new.size], new
+
+
+def _pm_local(
+    wc: np.ndarray,
+    kt: int,
+    fixed: np.ndarray,
+    clock: _Clock,
+    nbrs: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[_PMedianSwap | None, np.ndarray, float, dict[str, Any]]:
+    """Greedy + vertex substitution to a local optimum (exhaustive when k = 1)."""
+    if kt == 1:
+        tot = wc.sum(axis=0)
+        j = int(np.argmin(tot))
+        return None, np.array([j], dtype=np.intp), float(tot[j]), {"exhaustive": True}
+    state = _PMedianSwap(wc, _pm_greedy(wc, kt, fixed), len(fixed), nbrs)
+    greedy_obj = state.objective
+    swaps = state.search(clock)
+    info = {"greedy": greedy_obj, "swaps": swaps}
+    return state, state.sites.copy(), state.objective, info
+
+
+def _vns(
+    state: Any,
+    clock: _Clock,
+    seed: int,
+    budget: int,
+    better: Callable[[float, float], bool],
+    stop: Callable[[float], bool],
+) -> int:
+    """Variable neighbourhood search on a swap state at a local optimum.
+
+    Swaps 1-3 random free sites for random closed candidates (incremental updates), searches
+    again, and keeps the result if it is better, else restores the saved state. Stops on
+    ``stop(best)`` (e.g. proven optimal), the clock, or ``budget`` failures in a row. Leaves the
+    state at the best solution, re-verified from scratch.
+    """
+    nf, m = state.nf, state.m
+    if state.k - nf < 1 or m - state.k < 1:
+        return 0
+    # small problems have few distinct perturbations: do not retry them hundreds of times
+    budget = min(budget, max(30, (state.k - nf) * (m - state.k) // 2))
+    rng = np.random.default_rng(seed)
+    fails = shakes = 0
+    value = state.objective
+    while fails < budget and clock.left() > 0 and not stop(value):
+        snap = state.snapshot()
+        slots, new = _shake_targets(rng, state.sites, nf, m)
+        for s_, j in zip(slots, new, strict=True):
+            state.swap(int(j), int(s_))
+        state.search(clock, verify=False)
+        shakes += 1
+        if better(state.objective, value):
+            value, fails = state.objective, 0
+        else:
+            state.restore(snap)
+            fails += 1
+    state.full()
+    state.search(clock)
+    return shakes
+
+
+def _pm_milp(
+    wc: np.ndarray, kt: int, fixed: np.ndarray, time_limit: float
+) -> tuple[np.ndarray | None, float, bool]:
+    """Strong p-median MILP; returns (sites or None, dual bound, proven optimal)."""
+    n, m = wc.shape
+    keep = m - kt + 1  # a row's nearest open site is always among its m - k + 1 nearest
+    if keep < m:
+        cols = np.argpartition(wc, keep - 1, axis=1)[:, :keep]
+    else:
+        cols = np.broadcast_to(np.arange(m), (n, m))
+    rows = np.repeat(np.arange(n), cols.shape[1])
+    cols = cols.ravel()
+    nx = cols.size
+    nv = m + nx
+    scale = max(float(wc.max()), 1e-12)
+    obj = np.concatenate([np.zeros(m), wc[rows, cols] / scale])
+    px = m + np.arange(nx)
+    ones = np.ones(nx)
+    a_assign = sp.csr_matrix((ones, (rows, px)), shape=(n, nv))
+    a_link = sp.csr_matrix(
+        (np.r_[ones, -ones], (np.r_[np.arange(nx), np.arange(nx)], np.r_[px, cols])),
+        shape=(nx, nv),
+    )
+    a_card = sp.csr_matrix((np.ones(m), (np.zeros(m, dtype=int), np.arange(m))), shape=(1, nv))
+    lb, ub = np.zeros(nv), np.ones(nv)
+    lb[fixed] = 1
+    integ = np.r_[np.ones(m), np.zeros(nx)]
+    res = _mip(
+        obj, [(a_assign, 1, 1), (a_link, -np.inf, 0), (a_card, kt, kt)], integ, lb, ub, time_limit
+    )
+    bound = getattr(res, "mip_dual_bound", None)
+    bound = float(bound) * scale if bound is not None and np.isfinite(bound) else -math.inf
+    if res.x is None:
+        return None, bound, False
+    y = res.x[:m]
+    sites = np.flatnonzero(y > 0.5)
+    if len(sites) != kt:
+        sites = np.argsort(-y)[:kt]
+    return sites.astype(np.intp), bound, res.status == 0
+
+
+class _PMedianBound:
+    """Lagrangian lower bound for p-median (relaxing "each row is assigned once").
+
+    L(lam) = sum_i lam_i + (sum of the k smallest rho_j, fixed sites always in), with
+    rho_j = sum_i min(0, wc_ij - lam_i), is a lower bound for any lam; subgradient ascent with
+    Polyak steps towards the best known plan raises it. Only each row's ``r`` cheapest entries
+    are kept and lam_i is capped at the r-th cheapest, so the dropped entries never contribute:
+    every value evaluated is a valid bound. ``run`` can be called again (e.g. with a better
+    plan) and continues where it stopped.
+    """
+
+    def __init__(
+        self,
+        wc: np.ndarray,
+        kt: int,
+        fixed: np.ndarray,
+        d1: np.ndarray,
+        nbrs: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        n, m = wc.shape
+        self.m, self.kt = m, kt
+        r = min(m, max(24, 2 * m // max(kt, 1) + 8))
+        if nbrs is not None and r <= nbrs[0].shape[1]:  # sorted short lists: take a prefix
+            cols = np.ascontiguousarray(nbrs[0][:, :r])
+            self.vals = np.ascontiguousarray(nbrs[1][:, :r])
+            self.cap = self.vals[:, -1].copy()
+        elif r < m:
+            cols = np.argpartition(wc, r - 1, axis=1)[:, :r]
+            self.vals = np.take_along_axis(wc, cols, axis=1)
+            self.cap = self.vals.max(axis=1)
+        else:
+            cols = np.broadcast_to(np.arange(m), (n, m))
+            self.vals, self.cap = wc, np.full(n, np.inf)
+        self.cols = cols
+        self.flat = np.ascontiguousarray(cols).ravel()
+        self.buf = np.empty(self.vals.shape)
+        self.fixed = fixed
+        self.free = np.setdiff1d(np.arange(m), fixed)
+        self.lam = np.minimum(d1, self.cap).astype(float)
+        self.best, self.theta, self.stall = -math.inf, 2.0, 0
+
+    def run(self, ub: float, seconds: float, max_iter: int = 100_000) -> float:
+        t0 = time.perf_counter()
+        kf = self.kt - len(self.fixed)
+        for _ in range(max_iter):
+            buf = self.buf
+            np.subtract(self.vals, self.lam[:, None], out=buf)
+            np.minimum(buf, 0.0, out=buf)
+            rho = np.bincount(self.flat, weights=buf.ravel(), minlength=self.m)
+            free = self.free
+            pick = free[np.argpartition(rho[free], kf - 1)[:kf]] if kf < free.size else free
+            val = float(self.lam.sum() + rho[self.fixed].sum() + rho[pick].sum())
+            if val > self.best + 1e-12 * abs(ub):
+                self.best, self.stall = val, 0
+            else:
+                self.stall += 1
+                if self.stall >= 20:
+                    self.theta, self.stall = self.theta / 2, 0
+            if (
+                ub - self.best <= 1e-9 * abs(ub)
+                or self.theta < 1e-6
+                or time.perf_counter() - t0 > seconds
+            ):
+                break
+            opened = np.zeros(self.m, dtype=bool)
+            opened[self.fixed] = True
+            opened[pick] = True
+            g = 1.0 - ((buf < 0) & opened[self.cols]).sum(axis=1)
+            norm = float(g @ g)
+            if norm == 0:  # the relaxed solution is a plan: the bound is optimal
+                break
+            step = self.theta * max(ub - val, 1e-9 * abs(ub)) / norm
+            self.lam = np.clip(self.lam + step * g, 0.0, self.cap)
+        return self.best
+
+
+def _pm_explain(
+    wc: np.ndarray,
+    sites: np.ndarray,
+    nf: int,
+    w_rows: np.ndarray,
+    pen: float | None,
+    nbrs: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[tuple[int, float, int, float]]:
+    """Per free slot: (site, drop, best alternative, its delta) in objective units; inf when
+    the change would leave people with no reachable site (costs past the +inf penalty)."""
+    m = wc.shape[1]
+    out = []
+    if len(sites) == 1:
+        tot = wc.sum(axis=0)
+        j = int(sites[0])
+        alt_tot = tot.copy()
+        alt_tot[j] = np.inf
+        alt = int(np.argmin(alt_tot)) if m > 1 else -1
+        delta = float(alt_tot[alt] - tot[j]) if alt >= 0 else math.nan
+        return [(j, math.inf, alt, delta)]
+    state = _PMedianSwap(wc, sites, nf, nbrs)
+    pr = state.profit()
+    big = None if pen is None else 0.5 * pen * float(w_rows.min())
+    for s in range(nf, len(sites)):
+        col = pr[:, s]
+        alt = int(np.argmax(col)) if np.isfinite(col).any() else -1
+        drop = float(state.loss[s])
+        delta = float(-col[alt]) if alt >= 0 else math.nan
+        if big is not None:
+            drop = math.inf if drop >= big else drop
+            delta = math.inf if delta >= big else delta
+        out.append((int(sites[s]), drop, alt, delta))
+    return out
+
+
+def p_median(
+    cost: Any,
+    k: int,
+    weights: Any = None,
+    *,
+    fixed: Sequence[int] | None = None,
+    exact: bool | None = None,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    unit: str = "min",
+) -> Plan:
+    """k sites that minimise total people x cost to the nearest open site.
+
+    Parameters
+    ----------
+    cost : (n, m) cost from demand i to candidate j; +inf = unreachable.
+    k : number of new sites, 1 <= k <= m - len(fixed).
+    weights : (n,) people per demand point (default 1 each).
+    fixed : candidate columns that are open already (existing sites); not counted in k.
+    exact : True = MILP (HiGHS), False = heuristic, None = the heuristic and, if its bound
+        leaves a gap and rows x candidates <= ``EXACT_MAX_PAIRS``, the MILP. The heuristic
+        always runs first (the fallback if the MILP times out).
+    time_limit : seconds for the whole call (the heuristic stops searching earlier when its
+        Lagrangian bound proves optimality or further perturbations stop paying off).
+    seed : random seed of the heuristic's perturbations (results are deterministic per seed).
+    unit : unit of ``cost`` for the texts.
+
+    Returns
+    -------
+    Plan
+        ``objective`` = sum of people x cost; ``inf`` if some people cannot reach any chosen
+        site (``uncovered`` says how many).
+    """
+    clock = _Clock(_time_limit(time_limit))
+    c = _cost_matrix(cost)
+    n, m = c.shape
+    w = _weights(weights, n)
+    fx = _fixed(fixed, m)
+    k = _k(k, m, len(fx))
+    kt = k + len(fx)
+    rows = np.flatnonzero(w > 0)
+    cr, wr = c[rows], w[rows]
+    _require_reachable(cr, rows)
+    cp, pen = _penalise(cr, wr)
+    wc = wr[:, None] * cp
+    # exact=None: the heuristic with its bound, then the MILP if a gap is left on a small
+    # instance (proving the heuristic optimal is usually much faster than the MILP).
+    use_exact = exact is True
+    notes: list[str] = []
+
+    # Heuristic first: cheap, and the fallback if the MILP runs out of time. Its gap is
+    # certified by the Lagrangian bound before any time goes into perturbations.
+    nbrs = _neighbours(wc, _short_list(m, kt))
+    state, sites, obj, info = _pm_local(wc, kt, fx, clock, nbrs)
+    method, optimal = "heuristic", bool(info.get("exhaustive"))
+    bound = obj if optimal else -math.inf
+    if not optimal and not use_exact and state is not None:
+        # Bound first (a proven optimum ends the search), then perturbations, then more bound
+        # iterations from where they stopped, aimed at the better plan.
+        lag = _PMedianBound(wc, kt, fx, state.d1, nbrs)
+        bound = lag.run(obj, max(0.1, 0.1 * clock.left()))
+        _vns(
+            state,
+            _Clock(clock.left() * 0.6),
+            seed,
+            _VNS_FAILS,
+            lambda new, old: new < old * (1 - 1e-12),
+            lambda val: _gap(val, bound) <= 1e-9,
+        )
+        sites, obj = state.sites.copy(), state.objective
+        if _gap(obj, bound) > 1e-9:
+            bound = max(bound, lag.run(obj, max(0.1, 0.5 * clock.left())))
+        optimal = _gap(obj, bound) <= 1e-9
+        use_exact = not optimal and exact is None and wc.size <= EXACT_MAX_PAIRS
+    if use_exact and not optimal:
+        ms, mb, mopt = _pm_milp(wc, kt, fx, clock.left())
+        if ms is not None:
+            mobj = float(wc[:, ms].min(axis=1).sum())
+            if mobj <= obj * (1 + 1e-12):
+                sites, obj, method = ms, mobj, "milp"
+        bound = max(bound, min(obj, mb) if mopt else mb)
+        optimal = mopt
+        if not mopt:
+            notes.append(f"the MILP stopped at the time limit ({clock.limit:g} s)")
+            if not math.isfinite(bound):
+                lag = _PMedianBound(wc, kt, fx, wc[:, sites].min(axis=1), nbrs)
+                bound = lag.run(obj, max(0.2, 0.1 * clock.limit))
+    # Report in the user's terms: fixed sites first in the open set, new sites ranked by drop.
+    new = np.setdiff1d(sites, fx, assume_unique=False)
+    open_ = np.r_[fx, new].astype(np.intp)
+    expl = _pm_explain(wc, open_, len(fx), wr, pen, nbrs)
+    a, d = _assign(c, open_)
+    unc, mean, mx = _stats(w, a, d)
+    objective = obj if unc == 0 else math.inf
+    bnd = min(bound, obj)
+    if unc > 0:
+        notes.append(
+            f"{_people(unc)} people cannot reach any of the {len(open_)} sites "
+            "(their cost is +inf); objective is inf"
+        )
+    reasons = [SiteReason(site, 0, 0.0, drop, alt, delta) for site, drop, alt, delta in expl]
+    return build_plan(
+        "p_median",
+        weights=w,
+        assignment=a,
+        assigned_cost=np.where(a >= 0, d, np.inf),
+        objective=objective,
+        bound=bnd if unc == 0 else math.nan,
+        sense="min",
+        method=method,
+        optimal=optimal and unc == 0,
+        reasons=reasons,
+        clock=clock,
+        k=k,
+        n_candidates=m,
+        fixed=fx,
+        unit=unit,
+        notes=notes,
+    )
