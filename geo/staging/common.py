@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -299,3 +300,98 @@ def _time_limit(value: Any) -> float:
 # --------------------------------------------------------------------------------------------
 # p-median
 # --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# HiGHS through its own binding (highspy): warm starts, cutoffs and first-solution stops,
+# which scipy's milp does not expose
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MipResult:
+    """One HiGHS run: ``status`` "optimal", "infeasible", "time_limit" or "other"; ``x`` the
+    best solution (None if none); ``objective`` its value; ``bound`` the proven dual bound
+    (a lower bound: every model here is a minimisation)."""
+
+    status: str
+    x: np.ndarray | None
+    objective: float
+    bound: float
+
+
+def highs_mip(
+    cost: np.ndarray,
+    a: sp.csr_matrix,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+    col_lo: np.ndarray,
+    col_hi: np.ndarray,
+    integer: np.ndarray,
+    time_limit: float,
+    *,
+    rel_gap: float = 1e-9,
+    start: np.ndarray | None = None,
+    cutoff: float | None = None,
+) -> MipResult:
+    """Minimise ``cost @ x`` s.t. ``row_lo <= a @ x <= row_hi``, bounds, integrality.
+
+    ``start`` is a feasible solution to start from (HiGHS checks it); ``cutoff`` makes every
+    solution worse than it uninteresting: "infeasible" then means "nothing better".
+    """
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
+    h.setOptionValue("mip_rel_gap", float(rel_gap))
+    # one thread: the machine is shared, and HiGHS' MIP search is single-threaded anyway
+    h.setOptionValue("threads", 1)
+    if cutoff is not None:
+        h.setOptionValue("objective_bound", float(cutoff))
+    a = sp.csr_matrix(a)
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(a.shape[1])
+    lp.num_row_ = int(a.shape[0])
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_ = np.asarray(col_lo, dtype=float)
+    lp.col_upper_ = np.asarray(col_hi, dtype=float)
+    lp.row_lower_ = np.broadcast_to(np.asarray(row_lo, dtype=float), (a.shape[0],)).copy()
+    lp.row_upper_ = np.broadcast_to(np.asarray(row_hi, dtype=float), (a.shape[0],)).copy()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(float)
+    if np.any(integer):
+        kinds = [highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous]
+        lp.integrality_ = [kinds[0] if v else kinds[1] for v in np.asarray(integer, dtype=bool)]
+    h.passModel(lp)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = np.asarray(start, dtype=float).tolist()
+        sol.value_valid = True
+        h.setSolution(sol)
+    h.run()
+    ms = h.getModelStatus()
+    st = highspy.HighsModelStatus
+    status = {
+        st.kOptimal: "optimal",
+        st.kInfeasible: "infeasible",
+        st.kObjectiveBound: "infeasible",
+        st.kTimeLimit: "time_limit",
+    }.get(ms, "other")
+    info = h.getInfo()
+    has = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value, dtype=float) if has else None
+    obj = float(info.objective_function_value) if has else math.inf
+    if not np.any(integer):
+        bound = obj if status == "optimal" else -math.inf
+    else:
+        bound = float(info.mip_dual_bound)
+        if status == "optimal" and x is not None:
+            bound = min(max(bound, obj - abs(obj) * rel_gap), obj)
+        if status == "infeasible":
+            bound = math.inf
+        if not math.isfinite(bound) and status != "infeasible":
+            bound = -math.inf
+    return MipResult(status, x, obj, bound)

@@ -62,18 +62,22 @@ def _sc_prune(a: np.ndarray, sites: np.ndarray) -> np.ndarray:
     improved = True
     while improved and len(sites) >= 2:
         improved = False
-        for x in range(len(sites)):
-            for y in range(x + 1, len(sites)):
-                s1, s2 = sites[x], sites[y]
-                need = cnt - a[:, s1] - a[:, s2] == 0
-                ok = a[need].all(axis=0)
-                if ok.any():
-                    j = int(np.flatnonzero(ok)[0])
-                    cnt += a[:, j].astype(cnt.dtype) - a[:, s1] - a[:, s2]
-                    sites = [s for s in sites if s not in (s1, s2)] + [j]
-                    improved = True
-                    break
-            if improved:
+        # A column can replace sites s1 and s2 only if it covers every row that only s1 (or
+        # only s2) covers: those candidate pairs come from one matrix product, and only they
+        # are checked exactly (the all-pairs loop was quadratic in the sites).
+        sole = (a[:, sites] & (cnt == 1)[:, None]).astype(np.float32)
+        fits = ((~a).T.astype(np.float32) @ sole) == 0  # (m, sites): j covers s's sole rows
+        both = fits.T.astype(np.float32) @ fits.astype(np.float32)
+        xs, ys = np.nonzero(np.triu(both > 0, k=1))
+        for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+            s1, s2 = sites[x], sites[y]
+            need = cnt - a[:, s1] - a[:, s2] == 0
+            ok = a[need].all(axis=0)
+            if ok.any():
+                j = int(np.flatnonzero(ok)[0])
+                cnt += a[:, j].astype(cnt.dtype) - a[:, s1] - a[:, s2]
+                sites = [s for s in sites if s not in (s1, s2)] + [j]
+                improved = True
                 break
     return np.array(sites, dtype=np.intp)
 
