@@ -13,7 +13,6 @@ import scipy.sparse as sp
 from geo.staging.common import (
     _EPS,
     _VNS_FAILS,
-    EXACT_MAX_PAIRS,
     _assign,
     _Clock,
     _cost_matrix,
@@ -28,6 +27,7 @@ from geo.staging.common import (
     _weights,
 )
 from geo.staging.plan import Plan, SiteReason, build_plan
+from geo.staging.radius import fix_by_lagrangian, solve_benders
 
 
 def _penalise(c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float | None]:
@@ -395,6 +395,7 @@ class _PMedianBound:
         self.free = np.setdiff1d(np.arange(m), fixed)
         self.lam = np.minimum(d1, self.cap).astype(float)
         self.best, self.theta, self.stall = -math.inf, 2.0, 0
+        self.best_lam_sum, self.best_rho = 0.0, np.zeros(m)  # at the best bound: for fixing
 
     def run(self, ub: float, seconds: float, max_iter: int = 100_000) -> float:
         t0 = time.perf_counter()
@@ -409,6 +410,7 @@ class _PMedianBound:
             val = float(self.lam.sum() + rho[self.fixed].sum() + rho[pick].sum())
             if val > self.best + 1e-12 * abs(ub):
                 self.best, self.stall = val, 0
+                self.best_lam_sum, self.best_rho = float(self.lam.sum()), rho
             else:
                 self.stall += 1
                 if self.stall >= 20:
@@ -466,6 +468,11 @@ def _pm_explain(
     return out
 
 
+# exact=None: the exact search only up to this many (rows with people) x candidates (bigger ones
+# rarely finish and the heuristic's time is better spent searching); exact=True has no limit.
+RADIUS_MAX_PAIRS = 4_000_000
+
+
 def p_median(
     cost: Any,
     k: int,
@@ -511,48 +518,58 @@ def p_median(
     _require_reachable(cr, rows)
     cp, pen = _penalise(cr, wr)
     wc = wr[:, None] * cp
-    # exact=None: the heuristic with its bound, then the MILP if a gap is left on a small
-    # instance (proving the heuristic optimal is usually much faster than the MILP).
-    use_exact = exact is True
     notes: list[str] = []
-
-    # Heuristic first: cheap, and the fallback if the MILP runs out of time. Its gap is
-    # certified by the Lagrangian bound before any time goes into perturbations.
+    # Heuristic first (greedy + swaps): cheap, and the fallback if the MILP runs out of time.
+    # Its gap is certified by the Lagrangian bound before any time goes into more search.
     nbrs = _neighbours(wc, _short_list(m, kt))
     state, sites, obj, info = _pm_local(wc, kt, fx, clock, nbrs)
     method, optimal = "heuristic", bool(info.get("exhaustive"))
     bound = obj if optimal else -math.inf
-    if not optimal and not use_exact and state is not None:
-        # Bound first (a proven optimum ends the search), then perturbations, then more bound
-        # iterations from where they stopped, aimed at the better plan.
+    closed_gap = lambda val: _gap(val, bound) <= 1e-9  # noqa: E731
+    better = lambda new, old: new < old * (1 - 1e-12)  # noqa: E731
+    if not optimal and state is not None:
         lag = _PMedianBound(wc, kt, fx, state.d1, nbrs)
         bound = lag.run(obj, max(0.1, 0.1 * clock.left()))
-        _vns(
-            state,
-            _Clock(clock.left() * 0.6),
-            seed,
-            _VNS_FAILS,
-            lambda new, old: new < old * (1 - 1e-12),
-            lambda val: _gap(val, bound) <= 1e-9,
-        )
-        sites, obj = state.sites.copy(), state.objective
-        if _gap(obj, bound) > 1e-9:
-            bound = max(bound, lag.run(obj, max(0.1, 0.5 * clock.left())))
-        optimal = _gap(obj, bound) <= 1e-9
-        use_exact = not optimal and exact is None and wc.size <= EXACT_MAX_PAIRS
-    if use_exact and not optimal:
-        ms, mb, mopt = _pm_milp(wc, kt, fx, clock.left())
-        if ms is not None:
-            mobj = float(wc[:, ms].min(axis=1).sum())
-            if mobj <= obj * (1 + 1e-12):
-                sites, obj, method = ms, mobj, "milp"
-        bound = max(bound, min(obj, mb) if mopt else mb)
-        optimal = mopt
-        if not mopt:
-            notes.append(f"the MILP stopped at the time limit ({clock.limit:g} s)")
-            if not math.isfinite(bound):
-                lag = _PMedianBound(wc, kt, fx, wc[:, sites].min(axis=1), nbrs)
-                bound = lag.run(obj, max(0.2, 0.1 * clock.limit))
+        if not closed_gap(obj) and exact is not True:
+            _vns(state, _Clock(clock.left() * 0.2), seed, _VNS_FAILS, better, closed_gap)
+            sites, obj = state.sites.copy(), state.objective
+            if not closed_gap(obj):
+                bound = max(bound, lag.run(obj, max(0.1, 0.2 * clock.left())))
+        if not closed_gap(obj) and exact is not False:
+            # The radius formulation, shrunk by Lagrangian fixing, proves the optimum (or
+            # improves the plan) on instances of a district's size within seconds.
+            closed, opened = fix_by_lagrangian(lag.best_rho, lag.best_lam_sum, fx, k, obj)
+            res = None
+            if exact or wc.size <= RADIUS_MAX_PAIRS:
+                res = solve_benders(
+                    wc,
+                    kt,
+                    fx,
+                    np.r_[fx, np.setdiff1d(sites, fx)].astype(np.intp),
+                    _Clock(0.9 * clock.left()),
+                    closed=closed,
+                    opened=opened,
+                )
+            if res is not None:
+                if res.objective < obj * (1 - 1e-12):
+                    sites, obj, method = res.sites, res.objective, "milp"
+                    state = _PMedianSwap(wc, np.r_[fx, np.setdiff1d(sites, fx)], len(fx), nbrs)
+                bound = max(bound, res.bound)
+                if res.optimal:
+                    method = "milp"
+        # Never stop early while a gap is left: more perturbations and bound iterations, in
+        # turns, until the time is up (keeping a little for the explanations).
+        rounds = 0
+        while not closed_gap(obj) and clock.left() > 0.1 * clock.limit:
+            rounds += 1
+            _vns(state, _Clock(0.3 * clock.left()), seed + rounds, _VNS_FAILS, better, closed_gap)
+            if state.objective < obj:
+                sites, obj = state.sites.copy(), state.objective
+            lag.theta = max(lag.theta, 0.1)  # restart the step size from where it shrank
+            bound = max(bound, lag.run(obj, 0.3 * clock.left()))
+        optimal = closed_gap(obj)
+        if not optimal:
+            notes.append(f"stopped at the time limit ({clock.limit:g} s) with a gap")
     # Report in the user's terms: fixed sites first in the open set, new sites ranked by drop.
     new = np.setdiff1d(sites, fx, assume_unique=False)
     open_ = np.r_[fx, new].astype(np.intp)
