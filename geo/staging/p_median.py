@@ -535,28 +535,27 @@ def p_median(
             sites, obj = state.sites.copy(), state.objective
             if not closed_gap(obj):
                 bound = max(bound, lag.run(obj, max(0.1, 0.2 * clock.left())))
-        if not closed_gap(obj) and exact is not False:
+        if not closed_gap(obj) and (exact or wc.size <= RADIUS_MAX_PAIRS):
             # The radius formulation, shrunk by Lagrangian fixing, proves the optimum (or
-            # improves the plan) on instances of a district's size within seconds.
+            # improves the plan) on instances of a district's size within seconds; with
+            # exact=False only its LP bound is used (cutting planes, no branching).
             closed, opened = fix_by_lagrangian(lag.best_rho, lag.best_lam_sum, fx, k, obj)
-            res = None
-            if exact or wc.size <= RADIUS_MAX_PAIRS:
-                res = solve_benders(
-                    wc,
-                    kt,
-                    fx,
-                    np.r_[fx, np.setdiff1d(sites, fx)].astype(np.intp),
-                    _Clock(0.9 * clock.left()),
-                    closed=closed,
-                    opened=opened,
-                )
-            if res is not None:
-                if res.objective < obj * (1 - 1e-12):
-                    sites, obj, method = res.sites, res.objective, "milp"
-                    state = _PMedianSwap(wc, np.r_[fx, np.setdiff1d(sites, fx)], len(fx), nbrs)
-                bound = max(bound, res.bound)
-                if res.optimal:
-                    method = "milp"
+            res = solve_benders(
+                wc,
+                kt,
+                fx,
+                np.r_[fx, np.setdiff1d(sites, fx)].astype(np.intp),
+                _Clock(0.9 * clock.left()),
+                closed=closed,
+                opened=opened,
+                lp_only=exact is False,
+            )
+            if res.objective < obj * (1 - 1e-12):
+                sites, obj, method = res.sites, res.objective, "milp"
+                state = _PMedianSwap(wc, np.r_[fx, np.setdiff1d(sites, fx)], len(fx), nbrs)
+            bound = max(bound, res.bound)
+            if res.optimal and exact is not False:
+                method = "milp"
         # Never stop early while a gap is left: more perturbations and bound iterations, in
         # turns, until the time is up (keeping a little for the explanations).
         rounds = 0

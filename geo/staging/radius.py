@@ -118,6 +118,7 @@ def solve_benders(
     *,
     closed: np.ndarray | None = None,
     opened: np.ndarray | None = None,
+    lp_only: bool = False,
 ) -> RadiusResult:
     """Exact p-median on weighted costs ``wc``: cutting planes on the LP, reduced-cost fixing,
     then MILPs on the cuts found, with cuts added at each integer answer until its cost
@@ -199,6 +200,8 @@ def solve_benders(
             break
     if lo >= best * (1 - 1e-9):
         return RadiusResult(best_sites, best, best, True, 0)
+    if lp_only:  # the LP bound only (heuristic mode: no branching)
+        return RadiusResult(best_sites, best, min(best, lo), False, 0)
     # 2. Reduced-cost fixing: a site whose reduced cost lifts the LP bound past the best plan
     #    cannot be in a better plan.
     if math.isfinite(lo):
