@@ -8,8 +8,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from geo.errors import InputError
+from geo.staging.capacity import assign_with_capacity, solve_capacitated
 from geo.staging.common import (
     _EPS,
     _VNS_FAILS,
@@ -26,7 +29,7 @@ from geo.staging.common import (
     _time_limit,
     _weights,
 )
-from geo.staging.plan import Plan, SiteReason, build_plan
+from geo.staging.plan import Flows, Plan, SiteReason, build_plan
 from geo.staging.radius import fix_by_lagrangian, solve_benders
 
 
@@ -483,6 +486,7 @@ def p_median(
     time_limit: float = 10.0,
     seed: int = 0,
     unit: str = "min",
+    capacity: Any = None,
 ) -> Plan:
     """k sites that minimise total people x cost to the nearest open site.
 
@@ -516,6 +520,8 @@ def p_median(
     rows = np.flatnonzero(w > 0)
     cr, wr = c[rows], w[rows]
     _require_reachable(cr, rows)
+    if capacity is not None:
+        return _capacitated(c, w, _capacity(capacity, m), k, fx, exact, clock, seed, unit)
     cp, pen = _penalise(cr, wr)
     wc = wr[:, None] * cp
     notes: list[str] = []
@@ -600,4 +606,109 @@ def p_median(
         fixed=fx,
         unit=unit,
         notes=notes,
+    )
+
+
+def _capacity(capacity: Any, m: int) -> np.ndarray:
+    """Capacity per candidate column (a number for all, or one per column; +inf = none)."""
+    expected = f"people >= 0 per site: one number, or {m} (one per candidate); inf = no limit"
+    try:
+        cap = np.asarray(capacity, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"capacity is {capacity!r}", field="capacity", expected=expected) from None
+    if cap.ndim == 0:
+        cap = np.full(m, float(cap))
+    if cap.shape != (m,) or np.isnan(cap).any() or (cap < 0).any():
+        raise InputError(
+            f"capacity has shape {cap.shape} or values out of range",
+            field="capacity",
+            expected=expected,
+        )
+    return cap
+
+
+def _capacitated(
+    c: np.ndarray,
+    w: np.ndarray,
+    cap: np.ndarray,
+    k: int,
+    fx: np.ndarray,
+    exact: bool | None,
+    clock: _Clock,
+    seed: int,
+    unit: str,
+) -> Plan:
+    """p-median where each site serves at most its capacity (people may be split)."""
+    rows = np.flatnonzero(w > 0)
+    cr, wr = c[rows], w[rows]
+    kt = k + len(fx)
+    # The uncapacitated optimum: a start, and its lower bound is valid here too.
+    free = p_median(
+        c, k, w, fixed=fx, exact=exact, time_limit=max(0.2, 0.3 * clock.left()), seed=seed
+    )
+    start = np.r_[fx, np.setdiff1d(free.sites, fx)].astype(np.intp)
+    res = solve_capacitated(cr, wr, cap, kt, fx, start, _Clock(0.85 * clock.left()), exact=exact)
+    notes: list[str] = []
+    unserved = float(res.unserved.sum())
+    bound = max(res.bound, free.lower_bound if math.isfinite(free.lower_bound) else -math.inf)
+    # Main site per demand row: the one taking most of its people.
+    n = len(w)
+    order = np.lexsort((-res.people, res.rows))
+    first = np.r_[True, res.rows[order][1:] != res.rows[order][:-1]] if order.size else order
+    assignment = np.full(n, -1, dtype=np.intp)
+    assigned_cost = np.full(n, np.inf)
+    top = order[first.astype(bool)] if order.size else order
+    assignment[rows[res.rows[top]]] = res.cols[top]
+    assigned_cost[rows[res.rows[top]]] = cr[res.rows[top], res.cols[top]]
+    pair_cost = cr[res.rows, res.cols]
+    if unserved > 1e-6 * max(float(wr.sum()), 1.0):
+        notes.append(
+            f"{_people(unserved)} people cannot be served: the {kt} sites' capacity (or "
+            "reach) is short; objective is inf"
+        )
+        objective, bound = math.inf, math.nan
+    else:
+        objective, unserved = res.cost, 0.0
+    # Without a site: the same sites less that one, assigned again (one LP each, while time
+    # is left); the best swap is not searched (each would be a MILP).
+    reasons = []
+    new = [int(j) for j in res.sites if j not in set(fx.tolist())]
+    for j in new:
+        drop = math.nan
+        if clock.left() > 0.1 * clock.limit and kt > 1:
+            rest = np.setdiff1d(res.sites, [j])
+            alt = assign_with_capacity(cr, wr, cap, rest, _Clock(max(clock.left() / 4, 0.5)))
+            drop = math.inf if alt.unserved.sum() > unserved + 1e-6 else alt.cost - res.cost
+        reasons.append(SiteReason(j, 0, 0.0, drop, -1, math.nan))
+    flows = pd.DataFrame(
+        {
+            "demand": rows[res.rows],
+            "kind": "new",
+            "site": res.cols,
+            "people": res.people,
+            "cost": pair_cost,
+        }
+    )
+    return build_plan(
+        "p_median",
+        weights=w,
+        assignment=assignment,
+        assigned_cost=assigned_cost,
+        objective=objective,
+        bound=bound,
+        sense="min",
+        method="milp" if res.exact_model else "heuristic",
+        optimal=res.optimal and math.isfinite(objective) and _gap(objective, bound) <= 1e-6,
+        reasons=reasons,
+        clock=clock,
+        k=k,
+        n_candidates=c.shape[1],
+        fixed=fx,
+        unit=unit,
+        notes=notes,
+        flows=Flows(rows[res.rows], res.cols, res.people, pair_cost),
+        flows_table=flows,
+        uncovered=unserved,
+        mean_cost=float(res.people @ pair_cost / res.people.sum()) if res.people.size else math.nan,
+        max_cost=float(pair_cost[res.people > 1e-9].max()) if res.people.size else math.nan,
     )
