@@ -77,7 +77,7 @@ def test_existing_sites_are_open_and_not_counted_for_every_goal():
 
 def test_existing_sites_covering_everyone_need_no_new_site():
     c = line(10)
-    plan = st.OBJECTIVES["set_cover"].solve(problem(existing_cost=c[:, [1, 4, 7]]))
+    plan = st.OBJECTIVES["set_cover"].solve(problem(existing_cost=c[:, [1, 4, 7, 9]]))
     assert plan.sites.size == 0 and plan.objective == 0 and plan.optimal
     assert plan.uncovered == 0 and (plan.assignment_existing >= 0).all()
     assert plan.to_frame().empty

@@ -42,6 +42,7 @@ from geo.staging.common import (
 from geo.staging.coverage import max_coverage
 from geo.staging.deadline import deadline_plan, earliest_finish
 from geo.staging.export import plan_to_geodataframe
+from geo.staging.objectives import OBJECTIVES, Objective, StagingProblem
 from geo.staging.p_center import p_center
 from geo.staging.p_median import p_median
 from geo.staging.plan import DeadlinePlan, InfeasibleError, Plan, SiteReason
@@ -52,6 +53,9 @@ __all__ = [
     "EXACT_MAX_COVER_NNZ",
     "EXACT_MAX_PAIRS",
     "LP_BOUND_MAX_NNZ",
+    "OBJECTIVES",
+    "Objective",
+    "StagingProblem",
     "DeadlinePlan",
     "InfeasibleError",
     "Plan",
