@@ -363,6 +363,8 @@ def build_plan(
         extra["teams"] = np.array([sr.teams for sr in ranked], dtype=np.intp)
     if math.isfinite(objective) and math.isfinite(bound):
         bound = min(bound, objective) if sense == "min" else max(bound, objective)
+    if optimal and math.isfinite(objective):
+        bound = objective  # proven within the solvers' tolerance (1e-9 relative): gap 0
     plan = cls(
         problem=problem,
         sites=np.array([sr.site for sr in ranked], dtype=np.intp),
