@@ -358,6 +358,11 @@ def _pm_milp(
     return sites.astype(np.intp), bound, res.status == 0
 
 
+# subgradient steps without improvement before the step size halves: slow decay pays off on
+# big instances (the bound keeps rising for longer)
+_LAG_STALL = 50
+
+
 class _PMedianBound:
     """Lagrangian lower bound for p-median (relaxing "each row is assigned once").
 
@@ -416,7 +421,7 @@ class _PMedianBound:
                 self.best_lam_sum, self.best_rho = float(self.lam.sum()), rho
             else:
                 self.stall += 1
-                if self.stall >= 20:
+                if self.stall >= _LAG_STALL:
                     self.theta, self.stall = self.theta / 2, 0
             if (
                 ub - self.best <= 1e-9 * abs(ub)

@@ -79,33 +79,33 @@ class _Cuts:
         self.n, self.m = wc.shape
 
     def separate(
-        self, y: np.ndarray, theta: np.ndarray, tol: float
+        self, y: np.ndarray, theta: np.ndarray, tol: float, at: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Violated cuts at (y, theta): rows, their D, and CSR (starts, columns, coefficients)
-        of the y part. Returns empty arrays when none is violated by more than ``tol``."""
-        ys = y[self.order]
+        """Cuts violated at (y, theta) by more than ``tol``: rows, their D, and CSR (starts,
+        columns, coefficients) of the y part. The cuts are made at the point ``at`` (default
+        ``y``): a point between the LP's answer and the incumbent gives deeper cuts and far
+        fewer rounds (in-out stabilisation); only those violated at (y, theta) are kept."""
+        ys = (y if at is None else at)[self.order]
         cum = np.cumsum(ys, axis=1)
         # the first candidate at which the open mass reaches 1 (the last one if it never does)
-        at = np.minimum((cum < 1.0 - 1e-9).sum(axis=1), self.m - 1)
+        first = np.minimum((cum < 1.0 - 1e-9).sum(axis=1), self.m - 1)
         ar = np.arange(self.n)
-        dstar = self.sorted[ar, at]
-        wy = np.cumsum(ys * self.sorted, axis=1)
-        before = np.where(at > 0, cum[ar, np.maximum(at - 1, 0)], 0.0)
-        wbefore = np.where(at > 0, wy[ar, np.maximum(at - 1, 0)], 0.0)
-        value = dstar - (dstar * before - wbefore)
+        dstar = self.sorted[ar, first]
+        keep = self.sorted < dstar[:, None]
+        # value of each cut at y: D - sum_j (D - wc_ij)^+ y_j
+        yv = y[self.order]
+        value = dstar - ((dstar[:, None] - self.sorted) * yv * keep).sum(axis=1)
         viol = np.flatnonzero(value > theta + tol)
         if viol.size == 0:
             e = np.zeros(0, dtype=np.intp)
             return e, np.zeros(0), np.zeros(1, dtype=np.intp), e, np.zeros(0)
-        # cut coefficients: every candidate strictly nearer than D (not only those with y > 0,
-        # so the cut stays valid and useful when y changes)
+        # coefficients on every candidate strictly nearer than D (not only those with y > 0,
+        # so the cut stays useful when y changes)
         d = dstar[viol]
-        sub = self.sorted[viol]
-        keep = sub < d[:, None]
-        counts = keep.sum(axis=1)
-        starts = np.r_[0, np.cumsum(counts)]
-        cols = self.order[viol][keep]
-        coef = (d[:, None] - sub)[keep]
+        kv = keep[viol]
+        starts = np.r_[0, np.cumsum(kv.sum(axis=1))]
+        cols = self.order[viol][kv]
+        coef = (d[:, None] - self.sorted[viol])[kv]
         return viol, d, starts, cols, coef
 
 
@@ -160,8 +160,8 @@ def solve_benders(
         np.ones(mc),
     )
 
-    def add(y: np.ndarray, theta: np.ndarray) -> int:
-        rows, d, starts, cc, coef = cuts.separate(y, theta, tol)
+    def add(y: np.ndarray, theta: np.ndarray, at: np.ndarray | None = None) -> int:
+        rows, d, starts, cc, coef = cuts.separate(y, theta, tol, at)
         if rows.size == 0:
             return 0
         nnz = np.diff(starts)
@@ -187,7 +187,10 @@ def solve_benders(
     y0[slot[best_sites]] = 1.0
     add(y0, np.full(n, -np.inf))
     lo = -math.inf
-    # 1. Cutting planes on the LP relaxation (Kelley), warm-started dual simplex each round.
+    # 1. Cutting planes on the LP relaxation (Kelley), warm-started dual simplex each round,
+    #    cuts made between the LP's answer and a core point (the incumbent, then the average
+    #    of the answers). Every round's LP value is a valid bound (fewer cuts: a relaxation).
+    core = y0.copy()
     while clock.left() > 0:
         h.setOptionValue("time_limit", max(clock.left(), 0.01))
         h.run()
@@ -195,9 +198,11 @@ def solve_benders(
             break
         x = np.asarray(h.getSolution().col_value)
         val = float(h.getInfo().objective_function_value)
-        if add(x[:mc], x[mc:]) == 0:
-            lo = val  # no violated cut: the LP bound of the radius formulation
-            break
+        lo = max(lo, val)
+        y, theta = x[:mc], x[mc:]
+        if add(y, theta, 0.5 * (y + core)) == 0 and add(y, theta) == 0:
+            break  # no violated cut: the LP bound of the radius formulation
+        core = 0.5 * (core + y)
     if lo >= best * (1 - 1e-9):
         return RadiusResult(best_sites, best, best, True, 0)
     if lp_only:  # the LP bound only (heuristic mode: no branching)
