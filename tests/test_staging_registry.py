@@ -176,3 +176,14 @@ def test_problem_validation():
         st.StagingProblem(cost=line(5), existing_cost=np.zeros((4, 1)))
     with pytest.raises(InputError, match="deadline"):
         st.OBJECTIVES["deadline"].solve(problem())
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    for name in ("common", "coverage", "set_cover", "p_center", "p_median", "deadline"):
+        mod = importlib.import_module(f"geo.staging.{name}")
+        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0, name
+    assert res.attempted > 0

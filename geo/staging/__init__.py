@@ -1,4 +1,13 @@
-"""Where to stage k resources: p-median, maximal coverage, p-center, set cover, deadline plans.
+"""Where to stage k resources: coverage, p-median, p-center, set cover, deadline plans.
+
+One module per problem: :mod:`~geo.staging.coverage` (maximal coverage),
+:mod:`~geo.staging.set_cover`, :mod:`~geo.staging.p_median` (with
+:mod:`~geo.staging.radius`, its exact search, and :mod:`~geo.staging.capacity`, capacitated
+sites), :mod:`~geo.staging.p_center`, :mod:`~geo.staging.deadline` (with
+:mod:`~geo.staging.deadline_model`); :mod:`~geo.staging.plan` holds the result types and the one
+plan builder, :mod:`~geo.staging.texts` the reasons in words, and
+:mod:`~geo.staging.objectives` the registry the app and the CLI use (:data:`OBJECTIVES`,
+:class:`StagingProblem`: existing sites open for every goal).
 
 Every solver works on a plain cost matrix, so standard benchmark instances run on it too:
 
@@ -13,15 +22,14 @@ Each solver returns a :class:`Plan`: the chosen candidate columns, the assignmen
 point, the objective, a proven bound and the gap, the solve time, the method, and for each site why
 it is there (what it serves, how much worse the objective gets without it, the best swap).
 
-Small instances are solved exactly with a MILP (``scipy.optimize.milp``, HiGHS); larger ones with
-heuristics, vectorised with numpy (no Python loop over demand points in the hot paths):
-
-- p-median: greedy, then vertex substitution with the Resende-Werneck swap matrices (all
-  k x (m - k) swaps priced at once, incremental updates, each row's short candidate list), then a
-  variable neighbourhood search; the bound is Lagrangian (subgradient ascent);
-- coverage: greedy + the same swap scheme for coverage, with perturbations; LP or Lagrangian bound;
-- p-center: binary search over the distinct costs, each radius a set cover question (greedy,
-  then a time-boxed MILP or the coverage search); LP / packing proofs bound it;
+- p-median: greedy + vertex substitution (Resende-Werneck swap matrices) + variable
+  neighbourhood search, certified by a Lagrangian bound; then, to prove the optimum, Benders
+  cuts of the radius formulation with branch and cut on HiGHS (:mod:`radius`). With
+  ``capacity``, a MILP with split demand (:mod:`capacity`);
+- coverage: greedy + the same swap scheme for coverage, with perturbations; LP or Lagrangian
+  bound, then the MILP on small instances;
+- p-center: binary search over the radius; each decision a set cover question answered exactly
+  by HiGHS on a growing pool of demand rows (row generation), time-boxed, with proven bounds;
 - set cover: greedy + redundancy removal + pair merging, then the MILP when affordable or the
   coverage search with one site fewer at a time; LP / packing bound.
 
@@ -35,7 +43,6 @@ a MILP on small instances, max-flow checks with a drop heuristic on large ones.
 from geo.staging.common import (
     DEADLINE_EXACT_MAX_PAIRS,
     EXACT_MAX_COVER_NNZ,
-    EXACT_MAX_PAIRS,
     LP_BOUND_MAX_NNZ,
     evaluate_sites,
 )
@@ -51,7 +58,6 @@ from geo.staging.set_cover import set_cover
 __all__ = [
     "DEADLINE_EXACT_MAX_PAIRS",
     "EXACT_MAX_COVER_NNZ",
-    "EXACT_MAX_PAIRS",
     "LP_BOUND_MAX_NNZ",
     "OBJECTIVES",
     "Objective",

@@ -17,7 +17,6 @@ from geo.errors import InputError
 
 # Automatic exact/heuristic choice. The MILP is always the better answer when it finishes, so
 # these are "finishes in about a second on 2 cores" sizes, measured on random Euclidean instances.
-EXACT_MAX_PAIRS = 12_000  # p-median, p-center: demand rows (weight > 0) x candidates
 EXACT_MAX_COVER_NNZ = 40_000  # coverage, set cover: non-zeros after merging equal demand rows
 LP_BOUND_MAX_NNZ = 400_000  # coverage / set cover: LP relaxation bound up to this many non-zeros
 DEADLINE_EXACT_MAX_PAIRS = 4_000  # deadline plans: (demand, site) pairs reachable in time
@@ -259,6 +258,14 @@ def evaluate_sites(
     Returns people, covered (within ``within``; everyone reachable when None), coverage
     (fraction), mean_cost (people-weighted, over reachable people), max_cost (inf if someone
     cannot reach any site) and total_cost (people x cost over reachable people).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(10.0)
+    >>> fig = evaluate_sites(np.abs(x[:, None] - x[None, :]), [0], within=2)
+    >>> fig["covered"], fig["max_cost"], fig["mean_cost"]
+    (3.0, 9.0, 4.5)
     """
     c = _cost_matrix(cost)
     w = _weights(weights, c.shape[0])

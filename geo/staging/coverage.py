@@ -275,6 +275,14 @@ def max_coverage(
         ``objective`` = people covered (maximised; ``bound`` is an upper bound), ``uncovered``
         = people beyond ``within`` of every chosen and fixed site; ``assignment`` = nearest chosen
         site within reach, else -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(10.0)
+    >>> plan = max_coverage(np.abs(x[:, None] - x[None, :]), 2, 1.0)
+    >>> plan.objective, plan.optimal, plan.problem  # each site covers itself and 2 neighbours
+    (6.0, True, 'coverage')
     """
     clock = _Clock(_time_limit(time_limit))
     c = _cost_matrix(cost)

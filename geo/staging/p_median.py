@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from geo.errors import InputError
 from geo.staging.capacity import assign_with_capacity, solve_capacitated
@@ -22,7 +21,6 @@ from geo.staging.common import (
     _fixed,
     _gap,
     _k,
-    _mip,
     _people,
     _require_reachable,
     _stats,
@@ -317,47 +315,6 @@ def _vns(
     return shakes
 
 
-def _pm_milp(
-    wc: np.ndarray, kt: int, fixed: np.ndarray, time_limit: float
-) -> tuple[np.ndarray | None, float, bool]:
-    """Strong p-median MILP; returns (sites or None, dual bound, proven optimal)."""
-    n, m = wc.shape
-    keep = m - kt + 1  # a row's nearest open site is always among its m - k + 1 nearest
-    if keep < m:
-        cols = np.argpartition(wc, keep - 1, axis=1)[:, :keep]
-    else:
-        cols = np.broadcast_to(np.arange(m), (n, m))
-    rows = np.repeat(np.arange(n), cols.shape[1])
-    cols = cols.ravel()
-    nx = cols.size
-    nv = m + nx
-    scale = max(float(wc.max()), 1e-12)
-    obj = np.concatenate([np.zeros(m), wc[rows, cols] / scale])
-    px = m + np.arange(nx)
-    ones = np.ones(nx)
-    a_assign = sp.csr_matrix((ones, (rows, px)), shape=(n, nv))
-    a_link = sp.csr_matrix(
-        (np.r_[ones, -ones], (np.r_[np.arange(nx), np.arange(nx)], np.r_[px, cols])),
-        shape=(nx, nv),
-    )
-    a_card = sp.csr_matrix((np.ones(m), (np.zeros(m, dtype=int), np.arange(m))), shape=(1, nv))
-    lb, ub = np.zeros(nv), np.ones(nv)
-    lb[fixed] = 1
-    integ = np.r_[np.ones(m), np.zeros(nx)]
-    res = _mip(
-        obj, [(a_assign, 1, 1), (a_link, -np.inf, 0), (a_card, kt, kt)], integ, lb, ub, time_limit
-    )
-    bound = getattr(res, "mip_dual_bound", None)
-    bound = float(bound) * scale if bound is not None and np.isfinite(bound) else -math.inf
-    if res.x is None:
-        return None, bound, False
-    y = res.x[:m]
-    sites = np.flatnonzero(y > 0.5)
-    if len(sites) != kt:
-        sites = np.argsort(-y)[:kt]
-    return sites.astype(np.intp), bound, res.status == 0
-
-
 # subgradient steps without improvement before the step size halves: slow decay pays off on
 # big instances (the bound keeps rising for longer)
 _LAG_STALL = 50
@@ -501,19 +458,36 @@ def p_median(
     k : number of new sites, 1 <= k <= m - len(fixed).
     weights : (n,) people per demand point (default 1 each).
     fixed : candidate columns that are open already (existing sites); not counted in k.
-    exact : True = MILP (HiGHS), False = heuristic, None = the heuristic and, if its bound
-        leaves a gap and rows x candidates <= ``EXACT_MAX_PAIRS``, the MILP. The heuristic
-        always runs first (the fallback if the MILP times out).
-    time_limit : seconds for the whole call (the heuristic stops searching earlier when its
-        Lagrangian bound proves optimality or further perturbations stop paying off).
+    exact : None (default) = greedy + swaps, certified by a Lagrangian bound; if a gap is left
+        and rows x candidates <= ``RADIUS_MAX_PAIRS``, the exact search (Benders cuts of the
+        radius formulation, branch and cut on HiGHS); True = the exact search at any size;
+        False = heuristics and the LP bound only.
+    time_limit : seconds for the whole call. The search stops early only when the gap is
+        closed; otherwise it goes on (perturbations and bound, in turns) until the time is up.
     seed : random seed of the heuristic's perturbations (results are deterministic per seed).
     unit : unit of ``cost`` for the texts.
+
+    capacity : people each candidate column can serve (one number for all, or one per
+        column; +inf = no limit), e.g. how many it can test by the deadline. People at a demand
+        point may then be split between sites (``flows``); a MILP on small instances, the
+        uncapacitated optimum's bound with a restricted MILP on large ones.
 
     Returns
     -------
     Plan
         ``objective`` = sum of people x cost; ``inf`` if some people cannot reach any chosen
-        site (``uncovered`` says how many).
+        site, or cannot be served within the capacities (``uncovered`` says how many).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(10.0)
+    >>> cost = np.abs(x[:, None] - x[None, :])  # 10 points on a line, each a candidate
+    >>> plan = p_median(cost, 2)
+    >>> sorted(plan.sites.tolist()), plan.objective, plan.optimal
+    ([2, 7], 12.0, True)
+    >>> p_median(cost, 2, capacity=4.0).objective  # 4 people per site at most: 2 sites fail
+    inf
     """
     clock = _Clock(_time_limit(time_limit))
     c = _cost_matrix(cost)

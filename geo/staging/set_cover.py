@@ -201,9 +201,17 @@ def set_cover(
     Returns
     -------
     Plan
-        ``objective`` = number of new sites; ``k`` = the same. Among equally small covers the
-        solver does not optimise travel (run :func:`p_median` with that k and check coverage if
-        that matters).
+        ``objective`` = number of new sites; ``k`` = the same (0 when the fixed sites already
+        cover everyone). Among equally small covers the solver does not optimise travel (run
+        :func:`p_median` with that k and check coverage if that matters).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(10.0)
+    >>> plan = set_cover(np.abs(x[:, None] - x[None, :]), 1.0)
+    >>> plan.objective, plan.optimal  # ceil(10 / 3) sites reach everyone within 1
+    (4.0, True)
     """
     clock = _Clock(_time_limit(time_limit))
     c = _cost_matrix(cost)
