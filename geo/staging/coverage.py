@@ -143,7 +143,9 @@ def _cov_greedy(
 ) -> np.ndarray:
     """Greedy: open the site covering the most still-uncovered people; fill with backup cover."""
     sites = [int(j) for j in fixed]
-    unc = ~a[:, fixed].any(axis=1) if fixed.size else np.ones(a.shape[0], dtype=bool)
+    unc = np.ones(a.shape[0], dtype=bool)
+    if fixed.size:
+        unc &= ~a[:, fixed].any(axis=1)
     gain = np.asarray(acsr.T @ (w * unc)).ravel()
     while len(sites) < kt:
         g = gain.copy()
@@ -255,7 +257,7 @@ def max_coverage(
     within: float,
     weights: Any = None,
     *,
-    fixed: Sequence[int] | None = None,
+    fixed: Sequence[int] | np.ndarray | None = None,
     exact: bool | None = None,
     time_limit: float = 10.0,
     seed: int = 0,

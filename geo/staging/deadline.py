@@ -149,7 +149,7 @@ def _dl_bound(model: _DLModel, h: float, step: float | None, clock: _Clock) -> f
     if nd.pi.size <= DEADLINE_EXACT_MAX_PAIRS and clock.left() > 0:
         full = np.full(m, float(model.max_per_site))
         res = model.solve(h, step, "teams", np.zeros(m), full, False, clock.left(), down=True)
-        if res.ok and res.status == 0:
+        if res.ok and res.status == 0 and res.fun is not None:
             bound = max(bound, float(math.ceil(res.fun - 1e-6)))
     return bound
 

@@ -188,9 +188,9 @@ class _DLModel:
         x = np.zeros(nx)
         if flows:  # flow on each demand -> node edge, looked up by (row, col) key
             fl = res.flow.tocoo()
-            size = np.int64(size)
-            keys = fl.row.astype(np.int64) * size + fl.col
-            want = (1 + nd.pi).astype(np.int64) * size + (n + 1 + nd.node)
+            big = np.int64(size)
+            keys = fl.row.astype(np.int64) * big + fl.col
+            want = (1 + nd.pi).astype(np.int64) * big + (n + 1 + nd.node)
             order = np.argsort(keys)
             if keys.size:
                 at = np.minimum(np.searchsorted(keys[order], want), keys.size - 1)

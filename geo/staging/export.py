@@ -103,7 +103,8 @@ def plan_to_geodataframe(
             if id_column in demand_gdf.columns
             else np.arange(len(demand_gdf)).astype(str)
         )
-        n_dem, far = [], []
+        n_dem: list[int] = []
+        far: list[str | None] = []
         for r in plan.explanations:  # per chosen site, not per demand point
             mine = np.flatnonzero(plan.assignment == r.site)
             n_dem.append(int(mine.size))

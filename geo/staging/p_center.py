@@ -120,17 +120,17 @@ def _pc_rowgen(
             x = np.zeros(0, dtype=np.intp)
         # Spare sites cover what the pool did not ask for, greedily.
         unc = need & ~reach[:, x].any(axis=1) if x.size else need.copy()
-        x = list(int(j) for j in x)
-        while unc.any() and len(x) < kf:
+        picked = [int(j) for j in x]
+        while unc.any() and len(picked) < kf:
             gain = reach[unc].sum(axis=0)
-            gain[x] = -1
+            gain[picked] = -1
             j = int(np.argmax(gain))
             if gain[j] <= 0:
                 break
-            x.append(j)
+            picked.append(j)
             unc &= ~reach[:, j]
         if not unc.any():
-            return np.array(x, dtype=np.intp), "feasible", pool
+            return np.array(picked, dtype=np.intp), "feasible", pool
         # Add the uncovered rows with the fewest candidates first, pairwise without a common
         # candidate where possible: they are the ones that force new sites.
         cand = np.flatnonzero(unc)
@@ -218,7 +218,7 @@ def p_center(
     k: int,
     weights: Any = None,
     *,
-    fixed: Sequence[int] | None = None,
+    fixed: Sequence[int] | np.ndarray | None = None,
     exact: bool | None = None,
     time_limit: float = 10.0,
     unit: str = "min",

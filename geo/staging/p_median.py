@@ -360,7 +360,8 @@ class _PMedianBound:
         self.free = np.setdiff1d(np.arange(m), fixed)
         self.lam = np.minimum(d1, self.cap).astype(float)
         self.best, self.theta, self.stall = -math.inf, 2.0, 0
-        self.best_lam_sum, self.best_rho = 0.0, np.zeros(m)  # at the best bound: for fixing
+        self.best_lam_sum = 0.0  # at the best bound: for fixing
+        self.best_rho: np.ndarray = np.zeros(m)
 
     def run(self, ub: float, seconds: float, max_iter: int = 100_000) -> float:
         t0 = time.perf_counter()
@@ -443,7 +444,7 @@ def p_median(
     k: int,
     weights: Any = None,
     *,
-    fixed: Sequence[int] | None = None,
+    fixed: Sequence[int] | np.ndarray | None = None,
     exact: bool | None = None,
     time_limit: float = 10.0,
     seed: int = 0,

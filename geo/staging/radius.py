@@ -215,11 +215,11 @@ def solve_benders(
         out = (x < 1e-9) & (lo + rc > best * (1 + 1e-9))
         inn = (x > 1 - 1e-9) & (lo - rc > best * (1 + 1e-9))
         if out.any():
-            j = np.flatnonzero(out).astype(np.int32)
-            h.changeColsBounds(j.size, j, np.zeros(j.size), np.zeros(j.size))
+            fx_ = np.flatnonzero(out).astype(np.int32)
+            h.changeColsBounds(fx_.size, fx_, np.zeros(fx_.size), np.zeros(fx_.size))
         if inn.any():
-            j = np.flatnonzero(inn).astype(np.int32)
-            h.changeColsBounds(j.size, j, np.ones(j.size), np.ones(j.size))
+            fx_ = np.flatnonzero(inn).astype(np.int32)
+            h.changeColsBounds(fx_.size, fx_, np.ones(fx_.size), np.ones(fx_.size))
     # 3. Branch and cut: best-first over the LP bound, branching on the most fractional site,
     #    cuts separated at every node (they hold everywhere). The LP gap is small, so the tree
     #    is too; HiGHS' own MIP on the master re-solves from scratch after each round of cuts.
@@ -234,21 +234,21 @@ def solve_benders(
             continue
         rounds += 1
         h.changeColsBounds(mc, idx, nlo, nhi)
-        val, x = -math.inf, None
+        val = -math.inf
+        xn: np.ndarray | None = None
         while clock.left() > 0:
             h.setOptionValue("time_limit", max(clock.left(), 0.01))
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                x = None
+                xn = None
                 break
-            x = np.asarray(h.getSolution().col_value)
+            xn = np.asarray(h.getSolution().col_value)
             val = float(h.getInfo().objective_function_value)
-            if val >= best * (1 - 1e-9) or add(x[:mc], x[mc:]) == 0:
+            if val >= best * (1 - 1e-9) or add(xn[:mc], xn[mc:]) == 0:
                 break
-        if x is None or val >= best * (1 - 1e-9):
+        if xn is None or val >= best * (1 - 1e-9):
             continue
-        y = x[:mc]
-        frac = np.minimum(y - nlo, nhi - y)
+        y = xn[:mc]
         j = int(np.argmax(np.minimum(y, 1 - y)))
         if min(y[j], 1 - y[j]) <= 1e-6:  # integral, cuts satisfied: the LP value is its cost
             sites = cols[np.flatnonzero(y > 0.5)]
@@ -256,7 +256,6 @@ def solve_benders(
             if len(sites) == kt and cost < best:
                 best, best_sites = cost, sites
             continue
-        del frac
         for v in (1.0, 0.0):
             clo, chi = nlo.copy(), nhi.copy()
             clo[j] = chi[j] = v

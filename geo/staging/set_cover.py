@@ -51,9 +51,9 @@ def _sc_greedy(a: np.ndarray, w: np.ndarray, limit: int | None = None) -> np.nda
     return _sc_prune(a, np.array(sites, dtype=np.intp))
 
 
-def _sc_prune(a: np.ndarray, sites: np.ndarray) -> np.ndarray:
+def _sc_prune(a: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """Drop redundant sites, then replace pairs of sites by one where a single site suffices."""
-    sites = list(sites)
+    sites = [int(j) for j in chosen]
     cnt = a[:, sites].sum(axis=1)
     for s in sorted(sites, key=lambda j: int(a[:, j].sum())):
         if (cnt[a[:, s]] >= 2).all():
@@ -185,7 +185,7 @@ def set_cover(
     within: float,
     weights: Any = None,
     *,
-    fixed: Sequence[int] | None = None,
+    fixed: Sequence[int] | np.ndarray | None = None,
     exact: bool | None = None,
     time_limit: float = 10.0,
     unit: str = "min",
