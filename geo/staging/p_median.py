@@ -256,6 +256,29 @@ def _shake_targets(
     return slots[: new.size], new
 
 
+def _shake_near(rng: np.random.Generator, state: _PMedianSwap) -> tuple[np.ndarray, np.ndarray]:
+    """Move 1-2 free sites to candidates near them: among the candidates cheapest for the
+    people the site serves now. On big maps random moves mostly land far away and fail;
+    these keep the plan's shape and try another site for the same people."""
+    nf, k = state.nf, state.k
+    free = np.arange(nf, k)
+    r = int(rng.integers(1, min(2, len(free)) + 1))
+    slots = rng.choice(free, size=r, replace=False)
+    new = []
+    for s_ in slots:
+        rows = np.flatnonzero(state.p1 == s_)
+        if rows.size == 0:
+            continue
+        score = state.wc[rows].sum(axis=0)
+        score[state.sites] = np.inf
+        score[new] = np.inf
+        top = np.argpartition(score, min(8, score.size - 1))[:8]
+        top = top[np.isfinite(score[top])]
+        if top.size:
+            new.append(int(rng.choice(top)))
+    return slots[: len(new)], np.array(new, dtype=np.intp)
+
+
 def _pm_local(
     wc: np.ndarray,
     kt: int,
@@ -300,7 +323,10 @@ def _vns(
     value = state.objective
     while fails < budget and clock.left() > 0 and not stop(value):
         snap = state.snapshot()
-        slots, new = _shake_targets(rng, state.sites, nf, m)
+        if isinstance(state, _PMedianSwap) and rng.random() < 0.5:
+            slots, new = _shake_near(rng, state)
+        else:
+            slots, new = _shake_targets(rng, state.sites, nf, m)
         for s_, j in zip(slots, new, strict=True):
             state.swap(int(j), int(s_))
         state.search(clock, verify=False)
@@ -318,6 +344,7 @@ def _vns(
 # subgradient steps without improvement before the step size halves: slow decay pays off on
 # big instances (the bound keeps rising for longer)
 _LAG_STALL = 50
+_LAG_WIDTH = 2  # short list per row: x m / k candidates (wider lists converge no higher)
 
 
 class _PMedianBound:
@@ -341,7 +368,7 @@ class _PMedianBound:
     ) -> None:
         n, m = wc.shape
         self.m, self.kt = m, kt
-        r = min(m, max(24, 2 * m // max(kt, 1) + 8))
+        r = min(m, max(24, _LAG_WIDTH * m // max(kt, 1) + 8))
         if nbrs is not None and r <= nbrs[0].shape[1]:  # sorted short lists: take a prefix
             cols = np.ascontiguousarray(nbrs[0][:, :r])
             self.vals = np.ascontiguousarray(nbrs[1][:, :r])

@@ -23,7 +23,11 @@ def _p_median(plan: Plan, r: SiteReason, alt: str | None) -> str:
     u, obj = plan.unit, plan.objective
     text = f"Nearest site for {_people(r.people)} people (mean {r.mean_cost:.1f} {u})."
     if math.isinf(r.drop):
-        text += " Without it some people could not reach any site."
+        text += (
+            " Without it more people could not be served (the others are full)."
+            if plan.capacitated
+            else " Without it some people could not reach any site."
+        )
     elif obj and math.isfinite(obj):
         text += f" Without it total travel rises by {r.drop:,.0f} person-{u} (+{r.drop / obj:.1%})."
     if alt and math.isfinite(r.alternative_delta) and obj and math.isfinite(obj):
