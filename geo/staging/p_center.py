@@ -197,7 +197,20 @@ def _pc_exact_search(
     # ``up`` is where the search for proofs stops: a decision that runs out of its time box
     # says nothing, so the search goes on below it (where "no" is easier to prove).
     up = hi_i
-    while lb_i < up and clock.left() > 0:
+    while lb_i < hi_i and clock.left() > 0:
+        if lb_i >= up:
+            # Everything below the radius that ran out of time is settled: go back to it with
+            # all the time left (the pool has grown meanwhile, which usually makes it quick).
+            r = float(vals[up])
+            got, status, pool = _pc_rowgen(cr <= r, base > r, k, pool, clock)
+            if got is not None:
+                hi_i, chosen = up, got
+            elif status == "infeasible":
+                lb_i = up + 1
+            else:
+                break
+            up = hi_i
+            continue
         # bisect on the radius, not on the index: costs are dense at large radii
         half = 0.5 * (float(vals[lb_i]) + float(vals[up - 1]))
         mid = min(max(int(np.searchsorted(vals, half)), lb_i), up - 1)

@@ -538,20 +538,25 @@ def p_median(
     state, sites, obj, info = _pm_local(wc, kt, fx, clock, nbrs)
     method, optimal = "heuristic", bool(info.get("exhaustive"))
     bound = obj if optimal else -math.inf
-    closed_gap = lambda val: _gap(val, bound) <= 1e-9  # noqa: E731
+    # whole costs: every plan's cost is whole, so the bound rounds up (a bound of 8528.2 is 8529)
+    whole = bool(np.all(wc == np.round(wc))) and float(wc.sum()) < 2**52
+    firm = (lambda v: float(math.ceil(v - 1e-6))) if whole else (lambda v: v)
+    closed_gap = lambda val: _gap(val, firm(bound)) <= 1e-9  # noqa: E731
     better = lambda new, old: new < old * (1 - 1e-12)  # noqa: E731
     if not optimal and state is not None:
         lag = _PMedianBound(wc, kt, fx, state.d1, nbrs)
-        bound = lag.run(obj, max(0.1, 0.1 * clock.left()))
-        if not closed_gap(obj) and exact is not True:
+        bound = lag.run(obj, max(0.1, min(1.0, 0.1 * clock.left())))
+        go_exact = exact is True or (exact is None and wc.size <= RADIUS_MAX_PAIRS)
+        if not closed_gap(obj) and not go_exact:
+            # heuristics only: perturbations, then the bound aimed at the better plan
             _vns(state, _Clock(clock.left() * 0.2), seed, _VNS_FAILS, better, closed_gap)
             sites, obj = state.sites.copy(), state.objective
             if not closed_gap(obj):
                 bound = max(bound, lag.run(obj, max(0.1, 0.2 * clock.left())))
-        if not closed_gap(obj) and (exact or wc.size <= RADIUS_MAX_PAIRS):
-            # The radius formulation, shrunk by Lagrangian fixing, proves the optimum (or
-            # improves the plan) on instances of a district's size within seconds; with
-            # exact=False only its LP bound is used (cutting planes, no branching).
+        if not closed_gap(obj) and (go_exact or exact is False) and wc.size <= RADIUS_MAX_PAIRS:
+            # The radius formulation, shrunk by Lagrangian fixing, proves the optimum (and
+            # improves the plan on the way) on instances of a district's size within seconds;
+            # with exact=False only its LP bound is used (cutting planes, no branching).
             closed, opened = fix_by_lagrangian(lag.best_rho, lag.best_lam_sum, fx, k, obj)
             res = solve_benders(
                 wc,
@@ -580,6 +585,7 @@ def p_median(
             lag.theta = max(lag.theta, 0.1)  # restart the step size from where it shrank
             bound = max(bound, lag.run(obj, 0.3 * clock.left()))
         optimal = closed_gap(obj)
+        bound = firm(bound) if math.isfinite(bound) else bound
         if not optimal:
             notes.append(f"stopped at the time limit ({clock.limit:g} s) with a gap")
     # Report in the user's terms: fixed sites first in the open set, new sites ranked by drop.

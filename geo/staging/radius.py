@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -109,6 +110,14 @@ class _Cuts:
         return viol, d, starts, cols, coef
 
 
+def _run(h: Any, seconds: float) -> Any:
+    """Run HiGHS for at most ``seconds`` more. Its time limit counts the object's whole run time
+    (every earlier ``run`` included), not this run's: the limit moves on with it."""
+    h.setOptionValue("time_limit", float(h.getRunTime()) + max(seconds, 0.01))
+    h.run()
+    return h.getModelStatus()
+
+
 def solve_benders(
     wc: np.ndarray,
     kt: int,
@@ -138,10 +147,18 @@ def solve_benders(
     best_sites = ub_sites.copy()
     best = float(wc[:, best_sites].min(axis=1).sum())
     tol = 1e-7 * max(best / max(n, 1), 1e-9)
+    # With whole costs (people x minutes or metres on graphs usually are) every plan's cost is
+    # whole too, so a bound of 8528.2 proves 8529: whole-number rounding prunes many nodes.
+    whole = bool(np.all(sub == np.round(sub))) and best < 2**52
+
+    def firm(v: float) -> float:
+        return float(math.ceil(v - 1e-6 * max(1.0, abs(v) * 1e-9))) if whole else v
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
+    # every solve after the first starts from the last basis: presolve would only discard it
+    h.setOptionValue("presolve", "off")
     ylo = np.zeros(mc)
     ylo[slot[fixed]] = 1.0
     if opened is not None:
@@ -191,29 +208,30 @@ def solve_benders(
     #    cuts made between the LP's answer and a core point (the incumbent, then the average
     #    of the answers). Every round's LP value is a valid bound (fewer cuts: a relaxation).
     core = y0.copy()
+    converged, raw = False, -math.inf
     while clock.left() > 0:
-        h.setOptionValue("time_limit", max(clock.left(), 0.01))
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        if _run(h, clock.left()) != highspy.HighsModelStatus.kOptimal:
             break
         x = np.asarray(h.getSolution().col_value)
         val = float(h.getInfo().objective_function_value)
-        lo = max(lo, val)
+        lo, raw = max(lo, firm(val)), val
         y, theta = x[:mc], x[mc:]
         if add(y, theta, 0.5 * (y + core)) == 0 and add(y, theta) == 0:
-            break  # no violated cut: the LP bound of the radius formulation
+            converged = True  # no violated cut: the LP bound of the radius formulation
+            break
         core = 0.5 * (core + y)
     if lo >= best * (1 - 1e-9):
         return RadiusResult(best_sites, best, best, True, 0)
     if lp_only:  # the LP bound only (heuristic mode: no branching)
         return RadiusResult(best_sites, best, min(best, lo), False, 0)
     # 2. Reduced-cost fixing: a site whose reduced cost lifts the LP bound past the best plan
-    #    cannot be in a better plan.
-    if math.isfinite(lo):
+    #    cannot be in a better plan (only with the duals of the last LP, solved to optimality
+    #    with no row added since).
+    if converged:
         rc = np.asarray(h.getSolution().col_dual)[:mc]
         x = np.asarray(h.getSolution().col_value)[:mc]
-        out = (x < 1e-9) & (lo + rc > best * (1 + 1e-9))
-        inn = (x > 1 - 1e-9) & (lo - rc > best * (1 + 1e-9))
+        out = (x < 1e-9) & (raw + rc > best * (1 + 1e-9))
+        inn = (x > 1 - 1e-9) & (raw - rc > best * (1 + 1e-9))
         if out.any():
             fx_ = np.flatnonzero(out).astype(np.int32)
             h.changeColsBounds(fx_.size, fx_, np.zeros(fx_.size), np.zeros(fx_.size))
@@ -229,27 +247,37 @@ def solve_benders(
     count = 0
     rounds = 0
     while heap and clock.left() > 0:
-        node_lo, _, nlo, nhi = heapq.heappop(heap)
+        node_lo, cnt, nlo, nhi = heapq.heappop(heap)
         if node_lo >= best * (1 - 1e-9):
             continue
         rounds += 1
         h.changeColsBounds(mc, idx, nlo, nhi)
         val = -math.inf
         xn: np.ndarray | None = None
+        state = "open"  # "pruned" (infeasible or no better), "solved" (cuts hold), or "open"
         while clock.left() > 0:
-            h.setOptionValue("time_limit", max(clock.left(), 0.01))
-            h.run()
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                xn = None
+            status = _run(h, clock.left())
+            if status == highspy.HighsModelStatus.kInfeasible:
+                state = "pruned"
                 break
+            if status != highspy.HighsModelStatus.kOptimal:
+                break  # out of time (or numerics): the node stays open
             xn = np.asarray(h.getSolution().col_value)
-            val = float(h.getInfo().objective_function_value)
-            if val >= best * (1 - 1e-9) or add(xn[:mc], xn[mc:]) == 0:
+            val = firm(float(h.getInfo().objective_function_value))
+            if val >= best * (1 - 1e-9):
+                state = "pruned"
                 break
-        if xn is None or val >= best * (1 - 1e-9):
+            if add(xn[:mc], xn[mc:]) == 0:
+                state = "solved"
+                break
+        if state == "pruned":
             continue
+        if state == "open" or xn is None:
+            # unfinished: it keeps its bound (the best of its parent's and its own LPs)
+            heapq.heappush(heap, (max(node_lo, val), cnt, nlo, nhi))
+            break
         y = xn[:mc]
-        j = int(np.argmax(np.minimum(y, 1 - y)))
+        j = int(np.argmax(np.minimum(y, 1 - y)))  # the most fractional site
         if min(y[j], 1 - y[j]) <= 1e-6:  # integral, cuts satisfied: the LP value is its cost
             sites = cols[np.flatnonzero(y > 0.5)]
             cost = float(wc[:, sites].min(axis=1).sum())
@@ -261,8 +289,6 @@ def solve_benders(
             clo[j] = chi[j] = v
             count += 1
             heapq.heappush(heap, (val, count, clo, chi))
-    if heap and clock.left() <= 0:
-        lo = max(lo, min(item[0] for item in heap))
-    elif not heap:
-        lo = best
+    # The proven bound: the weakest open node, or the best plan when the tree is closed.
+    lo = max(lo, min(item[0] for item in heap)) if heap else best
     return RadiusResult(best_sites, best, min(best, lo), lo >= best * (1 - 1e-9), rounds)
