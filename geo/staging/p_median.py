@@ -264,7 +264,7 @@ def _shake_near(rng: np.random.Generator, state: _PMedianSwap) -> tuple[np.ndarr
     free = np.arange(nf, k)
     r = int(rng.integers(1, min(2, len(free)) + 1))
     slots = rng.choice(free, size=r, replace=False)
-    new = []
+    new: list[int] = []
     for s_ in slots:
         rows = np.flatnonzero(state.p1 == s_)
         if rows.size == 0:
