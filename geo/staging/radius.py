@@ -284,6 +284,13 @@ def solve_benders(
             if len(sites) == kt and cost < best:
                 best, best_sites = cost, sites
             continue
+        # Reduced-cost fixing in this subtree: sites whose reduced cost lifts this node's LP
+        # past the best plan keep their value below it.
+        rc = np.asarray(h.getSolution().col_dual)[:mc]
+        raw_node = float(h.getInfo().objective_function_value)
+        if rc.size == mc:
+            nhi = np.where((y < 1e-9) & (raw_node + rc > best * (1 + 1e-9)), 0.0, nhi)
+            nlo = np.where((y > 1 - 1e-9) & (raw_node - rc > best * (1 + 1e-9)), 1.0, nlo)
         for v in (1.0, 0.0):
             clo, chi = nlo.copy(), nhi.copy()
             clo[j] = chi[j] = v
