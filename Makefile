@@ -34,8 +34,17 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: $(VENV)/.installed-test
-	$(PY) benchmarks/run_all.py
+# PySAL spopt (the staging benchmark's reference) lives in its own venv: it is not a project
+# dependency, and its pins must not move the project's packages.
+SPOPT_VENV := benchmarks/.spopt-venv
+$(SPOPT_VENV)/.installed:
+	test -x $(SPOPT_VENV)/bin/python || $(PYTHON) -m venv $(SPOPT_VENV)
+	$(SPOPT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SPOPT_VENV)/bin/python -m pip install --quiet spopt highspy pulp
+	touch $@
+
+bench: $(VENV)/.installed-test $(SPOPT_VENV)/.installed
+	CITYOPS_SPOPT_PYTHON=$(SPOPT_VENV)/bin/python $(PY) benchmarks/run_all.py
 
 demo-data: $(VENV)/.installed-run
 	$(PY) data/make_demo.py
