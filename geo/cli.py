@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from geo import analyses, columns, io
+from geo import analyses, columns, io, staging
 from geo import scenario as scen
 from geo.constants import DEFAULT_RINGS_M
 from geo.errors import InputError
@@ -354,6 +354,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         lanes=args.lanes,
         within=within,
         exact=True if args.exact else None,
+        capacity=args.capacity,
     )
     out = r.sites.copy()
     out.insert(0, "id", out["candidate_id"].astype(str))
@@ -456,8 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stage", help="where to stage testing teams, checkpoints, ambulances")
     p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
-    p.add_argument("--objective", choices=analyses.OBJECTIVES, default="coverage")
-    p.add_argument("--k", type=int, default=3, help="number of sites (not for deadline/set_cover)")
+    p.add_argument(
+        "--objective",
+        choices=analyses.OBJECTIVES,
+        default="coverage",
+        help="; ".join(f"{name}: {goal.label}" for name, goal in staging.OBJECTIVES.items()),
+    )
+    p.add_argument("--k", type=int, default=3, help="number of new sites (goals that take k)")
     p.add_argument("--within", type=float, default=15.0, help="T in minutes (coverage, cover)")
     p.add_argument("--deadline", help="HH:MM or ISO 8601 (default: the scenario's)")
     p.add_argument("--mode", choices=["walk", "drive"], default="walk")
@@ -470,6 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
         "incidents close; 'lockdown' is an older name for it); all: everyone",
     )
     p.add_argument("--exact", action="store_true", help="force the exact MILP")
+    p.add_argument(
+        "--capacity",
+        action="store_true",
+        help="p_median: each site serves at most what its lanes can test by the deadline",
+    )
     p.add_argument("--out", required=True, help="output .geojson")
     p.set_defaults(func=cmd_stage)
 

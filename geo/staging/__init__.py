@@ -40,6 +40,7 @@ everyone can walk or drive to a site and be tested by a deadline, next to existi
 a MILP on small instances, max-flow checks with a drop heuristic on large ones.
 """
 
+from geo.staging.capacity import capacitated_assignment
 from geo.staging.common import (
     DEADLINE_EXACT_MAX_PAIRS,
     EXACT_MAX_COVER_NNZ,
@@ -62,6 +63,7 @@ __all__ = [
     "OBJECTIVES",
     "Objective",
     "StagingProblem",
+    "capacitated_assignment",
     "DeadlinePlan",
     "InfeasibleError",
     "Plan",

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from geo.staging.common import _Clock, highs_mip
@@ -165,6 +166,34 @@ def assign_with_capacity(
         penal,
         False,
         False,
+    )
+
+
+def capacitated_assignment(
+    cost: np.ndarray, weights: np.ndarray, capacity: np.ndarray, time_limit: float = 10.0
+) -> pd.DataFrame:
+    """Everyone sent to the open sites (every column of ``cost``) by least total travel without
+    exceeding any site's ``capacity``: one row per (demand, site) pair used, with ``demand``,
+    ``site``, ``people`` and ``cost``; people no site can take are left out.
+
+    >>> import numpy as np
+    >>> flows = capacitated_assignment(np.array([[1.0, 5.0], [2.0, 3.0]]), np.array([10.0, 10]),
+    ...                                np.array([10.0, 10]))
+    >>> flows[["demand", "site", "people"]].values.tolist()
+    [[0.0, 0.0, 10.0], [1.0, 1.0, 10.0]]
+    """
+    c = np.asarray(cost, dtype=float)
+    if c.shape[1] == 0:
+        return pd.DataFrame({"demand": [], "site": [], "people": [], "cost": []})
+    res = assign_with_capacity(
+        c,
+        np.asarray(weights, dtype=float),
+        np.asarray(capacity, dtype=float),
+        np.arange(c.shape[1]),
+        _Clock(time_limit),
+    )
+    return pd.DataFrame(
+        {"demand": res.rows, "site": res.cols, "people": res.people, "cost": c[res.rows, res.cols]}
     )
 
 

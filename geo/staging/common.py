@@ -163,7 +163,9 @@ def _labeller(labels: Sequence[Any] | None) -> Callable[[int], Any]:
 
 
 def _people(x: float) -> str:
-    return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 or abs(x) >= 100 else f"{x:,.1f}"
+    # Whole people: demand cells carry shares of a person (people spread by area), which a
+    # commander reads as noise; a share under one is "fewer than 1", never "0".
+    return "fewer than 1" if 0 < abs(x) < 0.5 else f"{x:,.0f}"
 
 
 def _clock(minutes: float, start: datetime | None) -> str:
