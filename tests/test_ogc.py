@@ -8,6 +8,8 @@ or point the configuration at a store; tests/test_ogc_app.py reads the running a
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from types import SimpleNamespace
 from urllib.parse import quote
 
@@ -401,6 +403,25 @@ def test_req_geojson_content(api):
         geom = shape(f["geometry"])
         polys = getattr(geom, "geoms", [geom])
         assert all(p.exterior.is_ccw for p in polys)  # RFC 7946 winding
+
+
+def test_times_reach_gdal_as_times(api):
+    # Sub-millisecond times would come back from GDAL as "03:00:60.000" text (see documents._ms).
+    t = pd.Timestamp("2021-11-01T03:00:59.999912+08:00")
+    g = gpd.GeoDataFrame({"id": ["a"], "t": [t]}, geometry=[Point(121.6, 31.1)], crs="EPSG:4326")
+    results.publish("results-test", g, "Test", time=("t", None))
+    # GDAL in another process: pyogrio holds the GIL, the routes serve from a thread of this one.
+    read = (
+        "import sys, pyogrio; "
+        "df = pyogrio.read_dataframe(sys.argv[1], layer='results-test'); "
+        "print(df['t'].dtype, df['t'].iloc[0].isoformat(), sep='|')"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", read, f"OAPIF:{api}"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    dtype, value = run.stdout.strip().split("|")
+    assert dtype.startswith("datetime64") and pd.Timestamp(value) == t.floor("ms")
 
 
 # --- what is served: results, live layers ----------------------------------------------------

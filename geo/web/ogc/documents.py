@@ -169,7 +169,7 @@ def items_text(
         "numberReturned": len(page),
         "timeStamp": _now(),
     }
-    text = io.to_geojson(page).rstrip()
+    text = io.to_geojson(_ms(page)).rstrip()
     # to_geojson ends with the features array and the closing brace: the members go before it.
     if not text.endswith("]}"):
         raise AssertionError("unexpected GeoJSON layout from io.to_geojson")
@@ -179,7 +179,7 @@ def items_text(
 
 def feature_doc(row: gpd.GeoDataFrame, c: Collection, base: str) -> dict[str, Any]:
     """One feature (``/collections/{id}/items/{featureId}``) with self and collection links."""
-    feature = json.loads(io.to_geojson(row))["features"][0]
+    feature = json.loads(io.to_geojson(_ms(row)))["features"][0]
     coll = f"{base}/collections/{_cid(c.id)}"
     fid = quote(str(feature.get("id", "")), safe="")
     feature["links"] = [
@@ -187,6 +187,18 @@ def feature_doc(row: gpd.GeoDataFrame, c: Collection, base: str) -> dict[str, An
         _link(coll, "collection", JSON, c.title),
     ]
     return feature
+
+
+def _ms(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Times cut to the millisecond: GDAL (QGIS, ArcGIS, ogr2ogr) keeps milliseconds and writes
+    59.9996 s as "60.000", which it then cannot read (the whole column turns to text)."""
+    cols = [c for c in gdf.columns if isinstance(gdf[c].dtype, pd.DatetimeTZDtype)]
+    if not cols:
+        return gdf
+    out = gdf.copy()
+    for c in cols:
+        out[c] = out[c].dt.floor("ms")
+    return out
 
 
 def exception(code: str, description: str) -> dict[str, str]:
