@@ -10,21 +10,9 @@ script (``__name__ == "__main__"``) for every browser session.
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-
 from streamlit.starlette import App
 
-from geo import web
-
-
-def _args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--scenario", default=os.environ.get("CITYOPS_SCENARIO"))
-    parser.add_argument("--store", default=os.environ.get("CITYOPS_STORE"))
-    parser.add_argument("--refresh", type=float, default=os.environ.get("CITYOPS_REFRESH_S"))
-    return parser.parse_known_args(sys.argv[1:])[0]
+from geo import config, web
 
 
 def page() -> None:
@@ -40,8 +28,9 @@ def page() -> None:
         layout="wide",
         initial_sidebar_state="collapsed" if view == "wall" else "auto",
     )
-    args = _args()
-    state.configure(args.scenario, args.store, float(args.refresh) if args.refresh else None)
+    cfg = config.from_args()
+    config.configure(cfg)  # the routes (geo.web) serve what the page shows
+    state.configure(cfg.scenario, cfg.store, cfg.refresh_s)
     (wall_page if view == "wall" else analyst_page).render()
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from geo import analyses, io, mapview, tables
+from geo import results as published
 from geo.errors import InputError
 from geo.scenario import Scenario
 from geo.ui import state, urlstate, widgets
@@ -78,6 +79,7 @@ def controls(sc: Scenario) -> None:
             result=result,
             isochrones=bands,
         )
+        published.publish_catchments(result, bands, params=p)  # served to desktop GIS
         URL.set(p)
         state.show_result("catchments")
     if state.clear_button("catchment_result", "Clear catchments"):

@@ -8,6 +8,7 @@ import streamlit as st
 from shapely.geometry import Point
 
 from geo import analyses, io, mapview, tables
+from geo import results as published
 from geo.constants import DEFAULT_RINGS_M, DEFAULT_RINGS_MIN
 from geo.errors import InputError
 from geo.scenario import Scenario
@@ -131,6 +132,7 @@ def controls(sc: Scenario) -> None:
             st.error(f"The cordon could not be drawn.\n\n{exc}")
             return
         state.keep_result("cordon_result", result=result, warning=warning)
+        published.publish_cordon(result)  # served to desktop GIS (geo.web.ogc)
         URL.set({**p, "point": clicked if CLICKED in p["ids"] else None})
         state.show_result("cordon")
     kept = state.result("cordon_result")

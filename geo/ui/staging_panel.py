@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo import analyses, io, mapview, staging, tables
+from geo import results as published
 from geo.errors import InputError
 from geo.scenario import Scenario
 from geo.ui import state, urlstate, widgets
@@ -122,6 +123,7 @@ def controls(sc: Scenario) -> None:
             mode=p["mode"],
             params=p,
         )
+        published.publish_plan(result, params=p)  # served to desktop GIS (geo.web.ogc)
         URL.set(p)
         state.show_result("staging")
     if state.clear_button("staging_result", "Clear plan"):
@@ -242,6 +244,7 @@ def _keep_buttons(res: dict) -> None:
     for col, slot in zip(cols, SLOTS):
         if col.button(f"Keep as plan {slot}", key=f"keep-{slot}", width="stretch"):
             state.keep_result(f"plan_{slot}", result=res["result"], params=res["params"])
+            published.publish_plan(res["result"], slot=slot, params=res["params"])
             _slot_url(slot).set(res["params"])
 
 

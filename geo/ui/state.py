@@ -7,11 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from geo import live
+from geo import config, live
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LayerReport
-from geo.store import Store, open_store
+from geo.store import Store
 
 _CONFIG: dict[str, Any] = {"scenario": None, "store": None, "refresh_s": None}
 DEFAULT_REFRESH_S = 10.0
@@ -36,7 +36,7 @@ def refresh_s() -> float | None:
 
 @st.cache_resource(show_spinner=False)
 def _open_store(url: str) -> Store:
-    return open_store(url)  # one connection per process; Store is thread-safe
+    return config.open_shared_store(url)  # one per process, shared with the routes
 
 
 def store() -> Store | None:
@@ -59,7 +59,7 @@ def live_scenario() -> scen.Scenario:
 @st.cache_resource(show_spinner="Loading scenario…")
 def _load(path: str | None) -> scen.Scenario:
     # Cached once per process: scenarios are never mutated (with_layer returns a new one).
-    return scen.demo() if path is None else scen.load(path)
+    return config.load_scenario(path)  # the copy the routes (geo.web) serve
 
 
 def scenario(path: str | None) -> scen.Scenario:

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from geo.web import ogc
+
 __all__ = ["middleware", "routes"]
 
 
@@ -24,7 +26,7 @@ async def _version(request: Request) -> JSONResponse:
 
 def routes() -> list[BaseRoute]:
     """Every extra route the app serves, in the order Starlette matches them."""
-    return [Route("/api/version", _version)]
+    return [Route("/api/version", _version), *ogc.routes()]
 
 
 def middleware() -> list[Middleware]:
