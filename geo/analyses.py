@@ -24,6 +24,38 @@ from geo.errors import InputError
 from geo.fingerprint import scenario_hash
 from geo.scenario import Scenario
 
+__all__ = [
+    "CATCHMENT_KINDS",
+    "DEMAND_SCOPES",
+    "OBJECTIVES",
+    "PLAN_FIGURES",
+    "PLAN_INPUTS",
+    "RESOURCES",
+    "SEVERE",
+    "candidates",
+    "CatchmentKind",
+    "catchments",
+    "closed_venues",
+    "compare_plans",
+    "cordon",
+    "demand",
+    "demand_area",
+    "held_area",
+    "isochrones",
+    "night",
+    "parse_rings",
+    "plan_figures",
+    "road_network",
+    "scope_key",
+    "severe_open_incidents",
+    "stage",
+    "Staging",
+    "standing_cordon",
+    "standing_plan",
+    "StandingPlan",
+    "with_deadline",
+]
+
 T = TypeVar("T")
 CatchmentKind = Literal["voronoi", "travel_time", "balanced"]
 CATCHMENT_KINDS: tuple[str, ...] = ("voronoi", "travel_time", "balanced")

@@ -28,6 +28,14 @@ import scipy.sparse as sp
 
 from geo.staging.common import _Clock, highs_mip
 
+__all__ = [
+    "CAPACITY_EXACT_PAIRS",
+    "assign_with_capacity",
+    "capacitated_assignment",
+    "CapacityResult",
+    "solve_capacitated",
+]
+
 # rows with people x candidates up to which the MILP keeps every pair (exact)
 CAPACITY_EXACT_PAIRS = 40_000
 

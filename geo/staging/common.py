@@ -15,6 +15,15 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from geo.errors import InputError
 
+__all__ = [
+    "DEADLINE_EXACT_MAX_PAIRS",
+    "EXACT_MAX_COVER_NNZ",
+    "LP_BOUND_MAX_NNZ",
+    "evaluate_sites",
+    "highs_mip",
+    "MipResult",
+]
+
 # Automatic exact/heuristic choice. The MILP is always the better answer when it finishes, so
 # these are "finishes in about a second on 2 cores" sizes, measured on random Euclidean instances.
 EXACT_MAX_COVER_NNZ = 40_000  # coverage, set cover: non-zeros after merging equal demand rows

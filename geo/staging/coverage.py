@@ -30,6 +30,10 @@ from geo.staging.common import (
 from geo.staging.p_median import _vns
 from geo.staging.plan import Plan, SiteReason, build_plan
 
+__all__ = [
+    "max_coverage",
+]
+
 
 def _merge_rows(a: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge demand rows that the same candidates cover (their people add up).

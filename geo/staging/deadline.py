@@ -24,6 +24,11 @@ from geo.staging.common import (
 from geo.staging.deadline_model import _dl_model, _DLModel, _LPResult
 from geo.staging.plan import DeadlinePlan, Flows, InfeasibleError, SiteReason, build_plan
 
+__all__ = [
+    "deadline_plan",
+    "earliest_finish",
+]
+
 
 def _dl_feasible_all(
     model: _DLModel, h: float, step: float | None, clock: _Clock, down: bool = False

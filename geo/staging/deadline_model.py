@@ -19,6 +19,8 @@ from geo.staging.common import (
     _whole,
 )
 
+__all__: list[str] = []  # the deadline model is internal to geo.staging.deadline
+
 
 @dataclass
 class _Nodes:

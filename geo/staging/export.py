@@ -12,6 +12,10 @@ from geo.staging.common import (
 )
 from geo.staging.plan import Plan
 
+__all__ = [
+    "plan_to_geodataframe",
+]
+
 
 def plan_to_geodataframe(
     plan: Plan,

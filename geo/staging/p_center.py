@@ -29,6 +29,10 @@ from geo.staging.p_median import _penalise, _pm_greedy
 from geo.staging.plan import Plan, SiteReason, build_plan
 from geo.staging.set_cover import _sc_bound, _sc_greedy, _sc_milp, _sc_packing, _sc_swap
 
+__all__ = [
+    "p_center",
+]
+
 
 def _pc_decide(
     cr: np.ndarray,

@@ -30,6 +30,11 @@ from geo.staging.common import (
 from geo.staging.plan import Flows, Plan, SiteReason, build_plan
 from geo.staging.radius import fix_by_lagrangian, solve_benders
 
+__all__ = [
+    "RADIUS_MAX_PAIRS",
+    "p_median",
+]
+
 
 def _penalise(c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float | None]:
     """Replace +inf by a penalty so large that reaching one more person beats any travel saving."""

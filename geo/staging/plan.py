@@ -15,6 +15,16 @@ from geo.errors import InputError
 from geo.staging.common import _Clock, _clock, _gap, _labeller
 from geo.staging.texts import reason_text as _reason_text
 
+__all__ = [
+    "build_plan",
+    "DeadlinePlan",
+    "Flows",
+    "InfeasibleError",
+    "Plan",
+    "site_figures",
+    "SiteReason",
+]
+
 
 class InfeasibleError(InputError):
     """No plan meets the request; the message says why and what would make it feasible.

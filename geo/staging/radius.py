@@ -27,6 +27,12 @@ import numpy as np
 
 from geo.staging.common import _Clock
 
+__all__ = [
+    "fix_by_lagrangian",
+    "RadiusResult",
+    "solve_benders",
+]
+
 
 @dataclass
 class RadiusResult:

@@ -26,6 +26,10 @@ from geo.staging.coverage import _cov_explain, _cov_greedy, _CoverSwap, _csr, _m
 from geo.staging.p_median import _vns
 from geo.staging.plan import Plan, SiteReason, build_plan
 
+__all__ = [
+    "set_cover",
+]
+
 
 def _sc_greedy(a: np.ndarray, w: np.ndarray, limit: int | None = None) -> np.ndarray | None:
     """Greedy set cover (most uncovered rows, ties by people). None if it needs > ``limit``."""

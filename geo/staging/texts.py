@@ -16,6 +16,12 @@ from geo.staging.common import _clock, _people
 if TYPE_CHECKING:
     from geo.staging.plan import Plan, SiteReason
 
+__all__ = [
+    "REASON_TEXTS",
+    "Label",
+    "reason_text",
+]
+
 Label = Callable[[int], Any]
 
 
