@@ -101,16 +101,18 @@ def _places(kind: str, gdf: gpd.GeoDataFrame) -> list[Place]:
 
 def find(places: list[Place], query: str, limit: int = 20) -> list[Place]:
     """The places whose name holds every word of ``query`` (any order), best first: a name that
-    starts with the query, then whole-word matches, then the rest, shorter names first."""
+    starts with the query, then whole-word matches, then the rest; earlier matches and shorter
+    names first."""
     words = normalise(query).split()
     if not words:
         return []
     hits = [p for p in places if all(w in p.key for w in words)]
     q = " ".join(words)
 
-    def rank(p: Place) -> tuple[int, int, str]:
+    def rank(p: Place) -> tuple[int, int, int, str]:
         name = normalise(p.label)
         first = 0 if name.startswith(q) else 1 if f" {q}" in f" {name}" else 2
-        return (first, len(name), name)
+        at = name.find(q)  # the earlier the words stand in the name, the better the match
+        return (first, at if at >= 0 else len(name), len(name), name)
 
     return sorted(hits, key=rank)[:limit]
