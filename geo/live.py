@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from geo.auth import Actor
 from geo.layers import LIVE_LAYERS
 from geo.scenario import Scenario
 from geo.store import Store
@@ -23,7 +24,8 @@ def overlay(sc: Scenario, store: Store, at: Any = None) -> Scenario:
     updated: dict[str, str] = {}
     for kind in LIVE_LAYERS:
         if not store.known_ids(kind) and len(sc.layer(kind)):
-            store.register_layer(kind, sc.layer(kind))
+            # The scenario's own features, loaded by the app itself (not by its user).
+            store.register_layer(kind, sc.layer(kind), actor=Actor.service("scenario"))
         cur = store.current(kind, at, tz=sc.settings.timezone)
         stamps = cur["updated_at"].dropna() if "updated_at" in cur else pd.Series(dtype=object)
         if len(stamps):
