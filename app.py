@@ -48,4 +48,4 @@ def page() -> None:
 if __name__ == "__main__":
     page()
 else:
-    app = App(__file__, routes=web.routes(), middleware=web.middleware())
+    app = App(__file__, routes=web.routes(), middleware=web.middleware(_args().store))
