@@ -31,7 +31,7 @@ def page() -> None:
     """One run of the page: ``?view=wall`` is the wall screen, anything else the workbench."""
     import streamlit as st
 
-    from geo.ui import analyst_page, state, wall_page
+    from geo.ui import analyst_page, audit_panel, signin, state, wall_page
 
     view = st.query_params.get("view", "analyst")
     st.set_page_config(
@@ -42,7 +42,11 @@ def page() -> None:
     )
     args = _args()
     state.configure(args.scenario, args.store, float(args.refresh) if args.refresh else None)
-    (wall_page if view == "wall" else analyst_page).render()
+    actor = signin.gate()  # stops the page without a live session
+    if actor.wall_only:  # a display link shows the wall, whatever its URL says
+        view = "wall"
+    pages = {"wall": wall_page, "audit": audit_panel}
+    pages.get(view, analyst_page).render()
 
 
 if __name__ == "__main__":

@@ -19,12 +19,14 @@ from geo.ui import (
     cordon_panel,
     crowd_panel,
     drawing_panel,
+    signin,
     staging_panel,
     state,
     timeline_panel,
     upload_panel,
     urlstate,
 )
+from geo.ui.widgets import plain
 
 CSS = """
 <style>
@@ -40,14 +42,19 @@ def render() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
     sc = state.scenario_or_stop()
     _count_run()
+    who = state.actor()
 
-    st.title(sc.name)
+    st.title(plain(sc.name))
     if sc.settings.description:
-        st.caption(sc.settings.description)
+        st.caption(plain(sc.settings.description))
     with st.sidebar:
-        cordon_panel.controls(sc)
-        catchment_panel.controls(sc)
-        staging_panel.controls(sc)
+        signin.sidebar()
+        # A viewer's workbench is read-only: no analysis (the panels would compute on the
+        # server, also from a link's parameters), no upload, no export.
+        if who.may("analyse"):
+            cordon_panel.controls(sc)
+            catchment_panel.controls(sc)
+            staging_panel.controls(sc)
     # Results sit beside the map, the newest first, where the eye is after pressing a button.
     c_map, c_side = st.columns([2.3, 1], gap="medium")
     with c_map:
@@ -64,19 +71,23 @@ def render() -> None:
                 "Results of *Cordon*, *Catchments* and *Staging* (in the sidebar) appear here, "
                 "beside the map, and the map zooms to them."
             )
-    staging_panel.compare(sc)
+    if who.may("analyse"):
+        staging_panel.compare(sc)
 
     with st.sidebar:
         _views_link()
-        upload_panel.render(sc)
-        crowd_panel.controls(sc)
-        _export_panel(sc)
+        if who.may("upload"):
+            upload_panel.render(sc)
+            crowd_panel.controls(sc)
+        if who.may("export"):
+            _export_panel(sc)
         _data_notes(sc)
 
 
 def _live_view() -> None:
     """Tiles and map; with a live store (or while the replay plays) this fragment reruns on a
     timer, alone."""
+    signin.recheck()  # a live fragment must stop when its session ends
     sc = state.live_scenario()
     c_layers, c_draw, c_replay = st.columns([4, 1.3, 1.3], vertical_alignment="bottom")
     tiles = st.container()
@@ -248,6 +259,7 @@ def _export_panel(sc: scen.Scenario) -> None:
             mime="application/geo+json",
             key=f"dl-{kind}",
             width="stretch",
+            on_click=signin.on_export(f"{kind}.geojson", kind),
         )
     st.download_button(
         "Whole scenario · GeoPackage",
@@ -256,6 +268,7 @@ def _export_panel(sc: scen.Scenario) -> None:
         mime="application/geopackage+sqlite3",
         key="dl-gpkg",
         width="stretch",
+        on_click=signin.on_export("scenario.gpkg"),
     )
     _full_export(sc)
 
@@ -289,6 +302,7 @@ def _full_export(sc: scen.Scenario) -> None:
             mime="application/zip",
             width="stretch",
             key="dl-zip",
+            on_click=signin.on_export("cityops_export.zip"),
         )
         st.download_button(
             "Situation report · HTML (offline)",
@@ -297,6 +311,7 @@ def _full_export(sc: scen.Scenario) -> None:
             mime="text/html",
             width="stretch",
             key="dl-report",
+            on_click=signin.on_export("situation_report.html"),
         )
 
 
@@ -305,4 +320,4 @@ def _data_notes(sc: scen.Scenario) -> None:
     if notes:
         with st.expander("Data notes"):
             for n in notes:
-                st.caption(n)
+                st.caption(plain(n))

@@ -9,6 +9,7 @@ from geo import analyses, io, mapview, tables
 from geo.errors import InputError
 from geo.scenario import Scenario
 from geo.ui import state, urlstate, widgets
+from geo.ui.widgets import plain
 
 KIND_LABELS = {
     "travel_time": "Travel time (nearest by road)",
@@ -62,7 +63,7 @@ def controls(sc: Scenario) -> None:
                 bands = analyses.isochrones(sc, p["mode"]) if p["iso"] else None
         except InputError as exc:
             state.forget("catchment_result")  # a failed run leaves no stale result on screen
-            st.error(f"Catchments could not be computed.\n\n{exc}")
+            st.error(f"Catchments could not be computed.\n\n{plain(exc)}")
             return
         state.keep_result(
             "catchment_result",
@@ -82,7 +83,7 @@ def _area(sc: Scenario, scope: str):
     """The held area when asked for and there is one (else everyone: None)."""
     area, note = analyses.demand_area(sc, scope)
     if note:
-        st.caption(note)
+        st.caption(plain(note))
     return area
 
 
