@@ -31,9 +31,10 @@ __all__ = [
 By = Literal["distance", "network", "drawn"]
 Unit = Literal["m", "min"]
 
-#: The largest ring limit per unit: a cordon is city-scale (200 km; a day's travel). Beyond it
-#: the zones leave the local metric CRS's area of use and their coordinates are no longer finite.
-MAX_RING: dict[str, float] = {"m": 200_000.0, "min": 24 * 60.0}
+#: The largest ring limit per unit. A cordon is city-scale: beyond 200 km a buffer leaves the
+#: local metric CRS's area of use and its coordinates stop being finite (1e12 m gave inf). Travel
+#: times are bounded by the network itself; a week is only a guard against absurd input.
+MAX_RING: dict[str, float] = {"m": 200_000.0, "min": 7 * 24 * 60.0}
 
 #: The three bands, innermost first, and their Chinese names.
 BANDS: tuple[str, ...] = ("lockdown", "control", "prevention")
