@@ -68,9 +68,12 @@ def logout_page(action: str, token: str) -> str:
 
 def message_page(title: str, text: str, link: str | None = None, link_text: str = "") -> str:
     """A short message (a refused or revoked link, a forbidden request)."""
-    a = f"<p><a href='{html.escape(link)}' style='color:#ff9f1c'>{html.escape(link_text)}</a></p>"
+    a = ""
+    if link:
+        a = (
+            f"<p><a href='{html.escape(link)}' style='color:#ff9f1c'>"
+            f"{html.escape(link_text)}</a></p>"
+        )
     return _page(
-        title,
-        f"<h1>{html.escape(title)}</h1><p id='co-message'>{html.escape(text)}</p>"
-        + (a if link else ""),
+        title, f"<h1>{html.escape(title)}</h1><p id='co-message'>{html.escape(text)}</p>{a}"
     )
