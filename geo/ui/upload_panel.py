@@ -98,6 +98,17 @@ def render(sc: scen.Scenario) -> None:
 
 
 def _apply(sc: scen.Scenario, up: _Upload, mapping: dict[str, str]) -> None:
+    st_ = state.store()
+    who = state.actor()
+    if st_ is not None and up.kind in live.LIVE_LAYERS and not who.may("write"):
+        # With a store these layers are the shared record (the store's version is what every
+        # session shows), so an upload would either change it or vanish under it.
+        st.error(
+            f"**{plain(up.name)} was not loaded.** {SCHEMAS[up.kind].title} are the shared "
+            "record here: changing them needs the operator role (other layers go into your "
+            "session)."
+        )
+        return
     try:
         gdf, report = io.read_layer(
             up.data,
@@ -131,9 +142,7 @@ def _apply(sc: scen.Scenario, up: _Upload, mapping: dict[str, str]) -> None:
             f"Unexpected problem reading it: {type(exc).__name__}: {plain(exc)}"
         )
         return
-    st_ = state.store()
-    who = state.actor()
-    if st_ is not None and up.kind in live.LIVE_LAYERS and who.may("write"):
+    if st_ is not None and up.kind in live.LIVE_LAYERS:
         # Feeds and other screens see it too. The source is the server's word ("upload:"
         # and the file's name), so a file named "scenario" cannot pass for the scenario; the
         # event also names the user, session and client.
@@ -142,10 +151,6 @@ def _apply(sc: scen.Scenario, up: _Upload, mapping: dict[str, str]) -> None:
         except PermissionDenied as exc:
             st.error(f"**{plain(up.name)} was not shared.** {plain(exc)}")
             return
-    elif st_ is not None and up.kind in live.LIVE_LAYERS:
-        report.notes.append(
-            "kept in your session only: writing to the shared record needs the operator role"
-        )
     state.replace(new)
     state.remember(report)
     st.success(plain(report.summary()))

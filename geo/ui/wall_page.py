@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 
 from geo import analyses, mapview, situation
 from geo.errors import InputError
-from geo.ui import state, timeline_panel, urlstate
+from geo.ui import signin, state, timeline_panel, urlstate
 
 # Hide Streamlit's chrome; size the map iframe to the window (the map inside follows it).
 CSS = """
@@ -68,6 +68,7 @@ def render() -> None:
 
 
 def _screen() -> None:
+    signin.recheck()  # a revoked display link (or an ended session) stops the screen
     sc = state.scenario_or_stop()
     tl = timeline_panel.night(sc) if timeline_panel.active() else None
     if tl is not None:

@@ -27,7 +27,7 @@ def _page(title: str, body: str) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<meta name='referrer' content='no-referrer'>"
+        "<meta name='referrer' content='same-origin'>"
         f"<title>{html.escape(title)} · CityOps</title><style>{_CSS}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
