@@ -55,7 +55,11 @@ def _signer() -> sessions.Signer:
 
 
 def _client() -> str:
-    return st.context.ip_address or "local"
+    # Streamlit hides a loopback peer (ip_address is None); a real client still sent headers.
+    ip = st.context.ip_address
+    if ip:
+        return ip
+    return "127.0.0.1" if len(st.context.headers) else "local"
 
 
 def _session() -> tuple[str | None, sessions.Session | None]:
