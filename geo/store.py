@@ -1120,7 +1120,9 @@ def prepare_rows(events: Iterable[Event], *, actor: Actor | None = None) -> list
     arr = np.array([g if isinstance(g, BaseGeometry) else None for g in geoms], dtype=object)
     wkbs = shapely.to_wkb(arr, output_dimension=2) if len(arr) else arr
     rows: list[Row] = []
-    who = (actor.user, actor.session, actor.client) if actor is not None else (None, None, None)
+    who: tuple[str | None, str | None, str | None] = (
+        (actor.user, actor.session, actor.client) if actor is not None else (None, None, None)
+    )
     for i, ev in enumerate(events):
         label = f"#{i} (id {ev.entity_id})"
         spec = EVENT_KINDS.get(ev.kind)
@@ -1180,10 +1182,11 @@ def prepare_rows(events: Iterable[Event], *, actor: Actor | None = None) -> list
             key = f"{ev.kind}\x1f{ev.entity_id}\x1f{t_us}\x1f{text}".encode()
             digest = hashlib.sha256(key + (bytes(wkb) if wkb is not None else b""))
             eid = digest.hexdigest()[:32]
+        user, session, client = who
         rows.append(
-            (str(eid), ev.kind, spec.layer, ev.entity_id, t_us, received, ev.source, text, wkb)
-            + who
-        )
+            (str(eid), ev.kind, spec.layer, ev.entity_id, t_us, received, ev.source, text, wkb,
+             user, session, client)
+        )  # fmt: skip
     if problems:
         raise InputError(problems=problems)
     return rows

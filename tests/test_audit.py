@@ -111,3 +111,27 @@ def test_cli_manages_users_and_display_links_and_reads_the_trail(
                    "wall_link_revoke"):  # fmt: skip
         assert action in text
     assert cli.main(["audit", "--since", "not a time", "--store", url]) == 1
+
+
+def test_an_acknowledged_alert_is_an_audit_line_and_marked_on_the_wall(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from tests.conftest import open_app
+
+    url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
+    monkeypatch.setenv("CITYOPS_STORE", url)
+    at = open_app()
+    (box,) = [e for e in at.sidebar.expander if e.label.startswith("Alerts on the wall")]
+    buttons = [b for b in at.sidebar.button if b.label == "Acknowledge"]
+    assert buttons
+    buttons[0].click()
+    at.run()
+    assert any("acknowledged by local" in c.value for c in at.sidebar.caption)
+    with open_store(url) as st:
+        (ack,) = audit.query(st, action="ack").itertuples()
+    assert ack.user == "local" and ack.role == "admin"
+    wall = open_app(view="wall")
+    marked = [m.value for m in wall.markdown if m.value.startswith("<div class='co-alert")]
+    marked = [m for m in marked if "co-ack" in m]
+    assert len(marked) == 1 and "✓ local" in marked[0]
+    assert ack.target.split(": ", 1)[1] in marked[0].replace("&#x27;", "'")

@@ -15,6 +15,7 @@ from geo import io, mapview, report, situation
 from geo import scenario as scen
 from geo.layers import LAYER_KINDS, SCHEMAS
 from geo.ui import (
+    alerts_panel,
     catchment_panel,
     cordon_panel,
     crowd_panel,
@@ -76,6 +77,7 @@ def render() -> None:
 
     with st.sidebar:
         _views_link()
+        alerts_panel.panel(sc)
         if who.may("upload"):
             upload_panel.render(sc)
             crowd_panel.controls(sc)

@@ -57,9 +57,13 @@ def _signer() -> sessions.Signer:
 def _client() -> str:
     # Streamlit hides a loopback peer (ip_address is None); a real client still sent headers.
     ip = st.context.ip_address
-    if ip:
+    if isinstance(ip, str) and ip:
         return ip
-    return "127.0.0.1" if len(st.context.headers) else "local"
+    try:
+        real = len(st.context.headers) > 0
+    except TypeError:  # no client at all (a test without a browser)
+        real = False
+    return "127.0.0.1" if real else "local"
 
 
 def _session() -> tuple[str | None, sessions.Session | None]:
