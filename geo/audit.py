@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -145,14 +146,14 @@ def query(
     return frame
 
 
-def _where(time_col: str, lo, hi, user, layer) -> tuple[str, list[Any]]:  # noqa: ANN001
+def _where(time_col: str, lo, hi, user, layer, to_db=lambda us: us) -> tuple[str, list[Any]]:  # noqa: ANN001
     where, args = [], []
     if lo is not None:
         where.append(f"{time_col} >= ?")
-        args.append(lo)
+        args.append(to_db(lo))
     if hi is not None:
         where.append(f"{time_col} <= ?")
-        args.append(hi)
+        args.append(to_db(hi))
     if user is not None:
         where.append("actor = ?")
         args.append(user)
@@ -166,12 +167,13 @@ def _events(db: Store, lo, hi, user, layer, limit) -> list[tuple]:  # noqa: ANN0
     from geo.store import PostgisStore
 
     pg = isinstance(db, PostgisStore)
-    # PostGIS keeps times as timestamptz: compare and return microseconds all the same.
-    t_col = "(extract(epoch FROM received) * 1000000)::bigint" if pg else "received"
-    where, args = _where(t_col, lo, hi, user, layer)
+    # PostGIS keeps times as timestamptz: compared as such (its index serves the bounds) and
+    # returned as microseconds like SQLite's.
+    t_out = "(extract(epoch FROM received) * 1000000)::bigint" if pg else "received"
+    where, args = _where("received", lo, hi, user, layer, _us_to_utc if pg else (lambda us: us))
     props = "props::text" if pg else "props"
     rows = db._sql(
-        f"SELECT {t_col}, actor, kind, layer, entity_id, source, session, client, {props} "
+        f"SELECT {t_out}, actor, kind, layer, entity_id, source, session, client, {props} "
         f"FROM ops_events{where} ORDER BY received DESC LIMIT {int(limit)}",
         args,
     )
@@ -181,6 +183,10 @@ def _events(db: Store, lo, hi, user, layer, limit) -> list[tuple]:  # noqa: ANN0
         act = f"{kind} withdrawn" if removed else kind
         out.append((int(t), who, None, act, lay, ent, source, session, client))
     return out
+
+
+def _us_to_utc(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
 def _audit(db: Store, lo, hi, user, layer, limit) -> list[tuple]:  # noqa: ANN001
