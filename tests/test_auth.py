@@ -5,6 +5,7 @@ drives the whole app)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import sqlite3
 import urllib.parse
 from pathlib import Path
@@ -401,3 +402,61 @@ def test_the_audit_times_are_the_servers(db) -> None:
     audit.record(db, Actor("ana", "analyst", "s", "c"), "export", target="x.geojson")
     t = audit.query(db)["time"].iloc[0]
     assert before - pd.Timedelta(seconds=1) <= t <= pd.Timestamp.now(tz="UTC")
+
+
+def test_one_address_may_only_try_so_many_sign_ins_a_minute(gated, monkeypatch) -> None:
+    from geo.web import auth
+
+    app, _, gate = gated
+    gate.throttle = auth._Throttle(3)
+    statuses = [_sign_in(app, "vera", "wrong password!")[0] for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    assert _call(app, "/login", method="POST", client="10.9.9.9")[0] == 400  # another address
+
+
+def test_a_first_run_creates_admin_once_and_the_sign_in_page_says_where_its_password_is(
+    tmp_path: Path,
+) -> None:
+    from geo.auth import config
+
+    out = io.StringIO()
+    with open_store(tmp_path / "ops.sqlite") as db:
+        password = config.first_run_admin(db, out=out)
+        assert password and password in out.getvalue()
+        assert config.first_run_admin(db, out=io.StringIO()) is None  # once
+        assert accounts.authenticate(db, "admin", password).user.role == "admin"
+        app = AuthMiddleware(_Inner(), Gate(lambda: db, KEY))
+        db._sql("UPDATE ops_users SET last_login = NULL")
+        assert "printed once in the terminal" in _call(app, "/login")[2]
+        accounts.authenticate(db, "admin", password)
+        assert "printed once" not in _call(app, "/login")[2]
+
+
+def test_sign_in_off_refuses_to_start_on_a_network_address(monkeypatch, tmp_path: Path) -> None:
+    from geo.web.auth import gate_from_env
+
+    monkeypatch.setenv("CITYOPS_HOME", str(tmp_path))
+    monkeypatch.setenv("CITYOPS_AUTH", "off")
+    with pytest.raises(SystemExit, match="only honoured when the server listens on 127.0.0.1"):
+        gate_from_env(None, "0.0.0.0")
+    with pytest.raises(SystemExit):
+        gate_from_env(None, None)  # Streamlit's default: every interface
+    assert gate_from_env(None, "127.0.0.1").off
+    assert not (tmp_path / "accounts.sqlite").exists()  # sign-in off touches no accounts
+
+
+def test_the_secret_key_is_generated_once_private_or_taken_from_the_environment(
+    monkeypatch, tmp_path: Path
+) -> None:
+    from geo.auth import config
+
+    monkeypatch.setenv("CITYOPS_HOME", str(tmp_path))
+    monkeypatch.delenv("CITYOPS_SECRET_KEY", raising=False)
+    key = config.secret_key()
+    assert len(key) == 64 and config.secret_key() == key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("CITYOPS_SECRET_KEY", "s" * 40)
+    assert config.secret_key() == "s" * 40
+    monkeypatch.setenv("CITYOPS_SECRET_KEY", "short")
+    with pytest.raises(ValueError):
+        config.secret_key()

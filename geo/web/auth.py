@@ -50,6 +50,28 @@ log = logging.getLogger("cityops.auth")
 _LOGIN_NONCE = "cityops_login"
 _CACHE_S = 3.0  # a session check is re-read from the store at most this often per session
 _MAX_FORM = 8192
+#: Sign-in attempts one client address may make per minute (each costs an Argon2 hash; the
+#: per-name lockout does not stop one client trying many names).
+LOGIN_PER_MINUTE = 20
+
+
+class _Throttle:
+    """At most ``limit`` events per ``window_s`` per key, in memory (one app process)."""
+
+    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._seen: dict[str, list[float]] = {}
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        recent = [t for t in self._seen.get(key, []) if now - t < self.window_s]
+        ok = len(recent) < self.limit
+        if ok:
+            recent.append(now)
+        self._seen[key] = recent
+        return ok
 
 
 def safe_next(value: str | None, prefix: str = "") -> str:
@@ -90,6 +112,7 @@ class Gate:
 
     def __post_init__(self) -> None:
         self.signer = sessions.Signer(self.secret_key)
+        self.throttle = _Throttle(LOGIN_PER_MINUTE)
 
     @property
     def db(self) -> Any:
@@ -212,11 +235,17 @@ class AuthMiddleware:
             "path": self.gate.prefix or "/",
         }
 
-    def _login_form(self, request: Request, message: str = "", user: str = "", status: int = 200):
+    def _login_form(
+        self,
+        request: Request,
+        message: str = "",
+        user: str = "",
+        status: int = 200,
+        note: str = "",
+    ) -> Response:
         g = self.gate
         nonce = request.cookies.get(_LOGIN_NONCE) or secrets.token_urlsafe(24)
         nxt = safe_next(request.query_params.get("next"), g.prefix)
-        note = ""
         if request.query_params.get("out"):
             note = "You have signed out."
         elif request.query_params.get("expired"):
@@ -236,12 +265,23 @@ class AuthMiddleware:
         if g.off:
             return RedirectResponse(f"{g.prefix}/", status_code=303)
         if request.method == "GET":
-            return self._login_form(request)
+            first = await run_in_threadpool(_first_run, g.db)
+            note = (
+                "First run: the password of 'admin' was printed once in the terminal that "
+                "started CityOps."
+                if first
+                else ""
+            )
+            return self._login_form(request, note=note)
         if request.method != "POST":
             return PlainTextResponse("method not allowed", status_code=405)
         origin = request.headers.get("origin")
         if origin and urllib.parse.urlsplit(origin).netloc != request.headers.get("host"):
             return PlainTextResponse("cross-site sign-in refused", status_code=403)
+        if not g.throttle.allow(_client(request.scope)):
+            return self._login_form(
+                request, "Too many sign-in attempts from this address: wait a minute.", status=429
+            )
         body = await request.body()
         if len(body) > _MAX_FORM:
             return PlainTextResponse("form too large", status_code=413)
@@ -325,6 +365,12 @@ class AuthMiddleware:
         )  # fmt: skip
         response.headers["Referrer-Policy"] = "no-referrer"  # the token stays off other logs
         return response
+
+
+def _first_run(db: Any) -> bool:
+    """Only the first-run admin exists and has never signed in."""
+    users = accounts.list_users(db)
+    return len(users) == 1 and users[0].username == "admin" and users[0].last_login_us is None
 
 
 def _cookie(headers: Headers, name: str) -> str | None:
