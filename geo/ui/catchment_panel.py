@@ -8,7 +8,7 @@ import streamlit as st
 from geo import analyses, io, mapview, tables
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state, urlstate, widgets
+from geo.ui import signin, state, urlstate, widgets
 from geo.ui.widgets import plain
 
 KIND_LABELS = {
@@ -135,6 +135,7 @@ def results() -> None:
         io.to_geojson(_json_safe(result.sites)),
         file_name=f"catchments_{res['kind']}_{res['mode']}.geojson",
         mime="application/geo+json",
+        on_click=signin.on_export(f"catchments_{res['kind']}_{res['mode']}.geojson"),
     )
     if res["isochrones"] is not None:
         c2.download_button(
@@ -142,6 +143,7 @@ def results() -> None:
             io.to_geojson(res["isochrones"]),
             file_name=f"isochrones_{res['mode']}.geojson",
             mime="application/geo+json",
+            on_click=signin.on_export(f"isochrones_{res['mode']}.geojson"),
         )
 
 

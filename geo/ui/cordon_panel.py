@@ -11,7 +11,7 @@ from geo import analyses, cordon, io, mapview, tables
 from geo.constants import DEFAULT_RINGS_M, DEFAULT_RINGS_MIN
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state, urlstate, widgets
+from geo.ui import signin, state, urlstate, widgets
 from geo.ui.widgets import plain
 
 CLICKED = "__clicked__"
@@ -232,12 +232,14 @@ def results() -> None:
         io.to_geojson(out),
         "cordon_bands.geojson",
         mime="application/geo+json",
+        on_click=signin.on_export("cordon_bands.geojson"),
     )
     c2.download_button(
         "Checkpoints · GeoJSON",
         io.to_geojson(cps),
         "checkpoints.geojson",
         mime="application/geo+json",
+        on_click=signin.on_export("checkpoints.geojson"),
     )
 
 
