@@ -25,6 +25,7 @@ from playwright.sync_api import expect
 from geo import audit
 from geo.auth import Actor, accounts, sessions
 from geo.store import open_store
+from geo.web import auth
 from tests.conftest import ARTIFACTS_DIR, AppServer, map_frame, settle
 from tests.test_browser import _choose_layer
 
@@ -188,6 +189,8 @@ def test_a_display_link_shows_the_wall_until_revoked(browser, site):
     assert "Load a layer" not in page.locator("body").inner_text()
     sessions.revoke_wall_link(db, link.link_id, by=Actor.service("test", "admin"))
     page.get_by_text("display link is no longer valid").wait_for(timeout=30_000)
+    # the server re-reads a session at most every few seconds: after that, no way back in
+    page.wait_for_timeout(auth._CACHE_S * 1000 + 500)
     page.goto(f"{server.url}/?view=wall", wait_until="domcontentloaded")
     page.wait_for_url("**/login?next=*")
     ctx.close()

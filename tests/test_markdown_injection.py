@@ -159,3 +159,11 @@ def test_absurd_rings_in_a_link_keep_the_map_and_show_no_traceback(browser, app_
         assert "Traceback" not in body and "JSON compliant" not in body and ".py" not in body
     finally:
         ctx.close()
+
+
+def test_users_see_a_short_message_and_the_server_listens_on_loopback() -> None:
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).parent.parent / ".streamlit/config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"  # no type, message or traceback
+    assert config["server"]["address"] == "127.0.0.1"
