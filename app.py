@@ -19,7 +19,7 @@ def page() -> None:
     """One run of the page: ``?view=wall`` is the wall screen, anything else the workbench."""
     import streamlit as st
 
-    from geo.ui import analyst_page, state, wall_page
+    from geo.ui import analyst_page, audit_panel, signin, state, wall_page
 
     view = st.query_params.get("view", "analyst")
     st.set_page_config(
@@ -31,10 +31,14 @@ def page() -> None:
     cfg = config.from_args()
     config.configure(cfg)  # the routes (geo.web) serve what the page shows
     state.configure(cfg.scenario, cfg.store, cfg.refresh_s)
-    (wall_page if view == "wall" else analyst_page).render()
+    actor = signin.gate()  # stops the page without a live session
+    if actor.wall_only:  # a display link shows the wall, whatever its URL says
+        view = "wall"
+    pages = {"wall": wall_page, "audit": audit_panel}
+    pages.get(view, analyst_page).render()
 
 
 if __name__ == "__main__":
     page()
 else:
-    app = App(__file__, routes=web.routes(), middleware=web.middleware())
+    app = App(__file__, routes=web.routes(), middleware=web.middleware(config.from_args().store))

@@ -105,8 +105,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, flush=True)
 
+    from geo.auth import Actor
+
     try:
-        store = open_store(args.store)
+        store = open_store(args.store, actor=Actor.service(args.service))
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -151,6 +153,12 @@ def _add_ingest_parser(sub: Any) -> None:
         help="coordinates from Amap/Tencent (gcj02) or Baidu (bd09) are converted",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument(
+        "--as",
+        dest="service",
+        default="ingest",
+        help="the service account the events are written as (kept in the audit trail)",
+    )
     p.set_defaults(func=cmd_ingest)
 
 
@@ -516,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_crowd_aggregate)
 
     _add_ingest_parser(sub)
+    from geo import cli_auth
+
+    cli_auth.add_parsers(sub)
     return parser
 
 
@@ -525,6 +536,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except PermissionError as exc:  # geo.auth.PermissionDenied
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -8,6 +8,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo.auth import Actor
 from geo.layers import LIVE_LAYERS
 from geo.scenario import Scenario
 from geo.store import Store
@@ -24,7 +25,8 @@ def live_layer(
     :func:`overlay`). The layer comes without the store's ``updated_at`` column.
     """
     if not store.known_ids(kind) and len(sc.layer(kind)):
-        store.register_layer(kind, sc.layer(kind))
+        # The scenario's own features, loaded by the app itself (not by its user).
+        store.register_layer(kind, sc.layer(kind), actor=Actor.service("scenario"))
     cur = store.current(kind, at, tz=sc.settings.timezone)
     stamps = cur["updated_at"].dropna() if "updated_at" in cur else pd.Series(dtype=object)
     newest = pd.Timestamp(stamps.max()).isoformat() if len(stamps) else None

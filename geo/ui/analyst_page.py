@@ -16,18 +16,21 @@ from geo import io, mapview, printsheet, report, situation
 from geo import scenario as scen
 from geo.layers import LAYER_KINDS, SCHEMAS
 from geo.ui import (
+    alerts_panel,
     catchment_panel,
     cordon_panel,
     crowd_panel,
     drawing_panel,
     find_panel,
     measure_panel,
+    signin,
     staging_panel,
     state,
     timeline_panel,
     upload_panel,
     urlstate,
 )
+from geo.ui.widgets import plain
 
 CSS = """
 <style>
@@ -55,14 +58,19 @@ def render() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
     sc = state.scenario_or_stop()
     _count_run()
+    who = state.actor()
 
-    st.title(sc.name)
+    st.title(plain(sc.name))
     if sc.settings.description:
-        st.caption(sc.settings.description)
+        st.caption(plain(sc.settings.description))
     with st.sidebar:
-        cordon_panel.controls(sc)
-        catchment_panel.controls(sc)
-        staging_panel.controls(sc)
+        signin.sidebar()
+        # A viewer's workbench is read-only: no analysis (the panels would compute on the
+        # server, also from a link's parameters), no upload, no export.
+        if who.may("analyse"):
+            cordon_panel.controls(sc)
+            catchment_panel.controls(sc)
+            staging_panel.controls(sc)
     # Results sit beside the map, the newest first, where the eye is after pressing a button.
     c_map, c_side = st.columns([2.3, 1], gap="medium")
     with c_map:
@@ -81,19 +89,24 @@ def render() -> None:
                 "Results of *Cordon*, *Catchments* and *Staging* (in the sidebar) appear here, "
                 "beside the map, and the map zooms to them."
             )
-    staging_panel.compare(sc)
+    if who.may("analyse"):
+        staging_panel.compare(sc)
 
     with st.sidebar:
         _views_link()
-        upload_panel.render(sc)
-        crowd_panel.controls(sc)
-        _export_panel(sc)
+        alerts_panel.panel(sc)
+        if who.may("upload"):
+            upload_panel.render(sc)
+            crowd_panel.controls(sc)
+        if who.may("export"):
+            _export_panel(sc)
         _data_notes(sc)
 
 
 def _live_view() -> None:
     """Tiles and map; with a live store (or while the replay plays) this fragment reruns on a
     timer, alone."""
+    signin.recheck()  # a live fragment must stop when its session ends
     sc = state.live_scenario()
     c_find, c_layers, c_draw, c_measure, c_replay = st.columns(
         [2.2, 3, 1.1, 1.1, 1.1], vertical_alignment="bottom"
@@ -278,6 +291,7 @@ def _export_panel(sc: scen.Scenario) -> None:
             mime="application/geo+json",
             key=f"dl-{kind}",
             width="stretch",
+            on_click=signin.on_export(f"{kind}.geojson", kind),
         )
     st.download_button(
         "Whole scenario · GeoPackage",
@@ -286,6 +300,7 @@ def _export_panel(sc: scen.Scenario) -> None:
         mime="application/geopackage+sqlite3",
         key="dl-gpkg",
         width="stretch",
+        on_click=signin.on_export("scenario.gpkg"),
     )
     _full_export(sc)
 
@@ -326,6 +341,7 @@ def _full_export(sc: scen.Scenario) -> None:
             mime="application/zip",
             width="stretch",
             key="dl-zip",
+            on_click=signin.on_export("cityops_export.zip"),
         )
         st.download_button(
             "Situation report · HTML (offline)",
@@ -334,6 +350,7 @@ def _full_export(sc: scen.Scenario) -> None:
             mime="text/html",
             width="stretch",
             key="dl-report",
+            on_click=signin.on_export("situation_report.html"),
         )
     if st.button("Print sheet (PDF, A3)", width="stretch", key="print-sheet"):
         try:
@@ -361,4 +378,4 @@ def _data_notes(sc: scen.Scenario) -> None:
     if notes:
         with st.expander("Data notes"):
             for n in notes:
-                st.caption(n)
+                st.caption(plain(n))

@@ -112,7 +112,7 @@ def controls(sc: Scenario) -> None:
                 result = run_plan(sc, p)
         except InputError as exc:
             state.forget("staging_result")  # a failed run leaves no stale plan on screen
-            st.error(f"No plan.\n\n{exc}")
+            st.error(f"No plan.\n\n{widgets.plain(exc)}")
             return
         state.keep_result(
             "staging_result",
@@ -256,7 +256,7 @@ def _kept(sc: Scenario, slot: str) -> dict | None:
         try:
             state.keep_result(f"plan_{slot}", result=run_plan(sc, p), params=p)
         except InputError as exc:
-            st.error(f"Plan {slot} from the link could not be computed.\n\n{exc}")
+            st.error(f"Plan {slot} from the link could not be computed.\n\n{widgets.plain(exc)}")
     return state.result(f"plan_{slot}")
 
 
@@ -310,9 +310,9 @@ def compare(sc: Scenario) -> None:
             shown[c] = shown[c].map(_cell)
         st.dataframe(shown, hide_index=True, width="stretch")
         st.caption(
-            f"Sites in both: {', '.join(sites['in_both']) or 'none'} · only in A: "
-            f"{', '.join(sites['only_a']) or 'none'} · only in B: "
-            f"{', '.join(sites['only_b']) or 'none'}"
+            f"Sites in both: {widgets.plain(', '.join(sites['in_both']) or 'none')} · only in "
+            f"A: {widgets.plain(', '.join(sites['only_a']) or 'none')} · only in B: "
+            f"{widgets.plain(', '.join(sites['only_b']) or 'none')}"
         )
 
 

@@ -12,6 +12,7 @@ from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LayerReport
 from geo.store import Store
+from geo.ui.widgets import plain
 
 _CONFIG: dict[str, Any] = {"scenario": None, "store": None, "refresh_s": None}
 DEFAULT_REFRESH_S = 10.0
@@ -27,6 +28,14 @@ def configure(
     _CONFIG["scenario"] = scenario_path
     _CONFIG["store"] = store_url
     _CONFIG["refresh_s"] = (refresh_s or DEFAULT_REFRESH_S) if store_url else None
+
+
+def actor():  # noqa: ANN201 - geo.auth.Actor (imported lazily: signin imports this module)
+    """Who acts in this run: the signed-in user, role, session and client (set by the server
+    from the verified session, never by the client). Every write to the store names it."""
+    from geo.ui import signin
+
+    return signin.actor()
 
 
 def refresh_s() -> float | None:
@@ -115,7 +124,7 @@ def scenario_or_stop() -> scen.Scenario:
     """The live scenario, or a message saying why it cannot be opened (and the page stops)."""
     err = load_error()
     if err is not None:
-        st.error(f"Could not open the scenario.\n\n{err}")
+        st.error(f"Could not open the scenario.\n\n{plain(err)}")
         st.stop()
     return live_scenario()
 

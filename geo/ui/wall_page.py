@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 
 from geo import analyses, mapview, situation
 from geo.errors import InputError
-from geo.ui import state, timeline_panel, urlstate
+from geo.ui import alerts_panel, signin, state, timeline_panel, urlstate
 
 # Hide Streamlit's chrome; size the map iframe to the window (the map inside follows it).
 CSS = """
@@ -51,6 +51,7 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stToolb
 .co-alert.critical { background: #8b1a1a; color: #fff; }
 .co-alert.warning { background: #7a5a00; color: #fff; }
 .co-alert.info { background: #12324f; color: #fff; }
+.co-ack { font-weight: 400; opacity: .85; }
 .co-replay { font-size: 1.1rem; background: #ff9f1c; color: #000; border-radius: 6px;
              padding: .1rem .5rem; margin-right: .8rem; vertical-align: middle; }
 iframe[title="streamlit_folium.st_folium"] { min-height: 420px; }
@@ -79,6 +80,7 @@ def render() -> None:
 
 
 def _screen() -> None:
+    signin.recheck()  # a revoked display link (or an ended session) stops the screen
     sc = state.scenario_or_stop()
     tl = timeline_panel.night(sc) if timeline_panel.active() else None
     if tl is not None:
@@ -107,11 +109,18 @@ def _screen() -> None:
     _tiles(figs)
     shown = situation.banners(alerts)
     st.markdown(_map_height_css(len(shown), tl is not None), unsafe_allow_html=True)
+    acks = alerts_panel.acknowledged() if shown else {}
     for a in shown:
+        done = acks.get(alerts_panel.key(a))
+        seen = (
+            f"<span class='co-ack'> · ✓ {html.escape(done[0])} {done[1]:%H:%M}</span>"
+            if done
+            else ""
+        )
         st.markdown(
             f"<div class='co-alert {a.level}' data-kind='{a.kind}'>"
             f"{'' if a.level == 'info' else '⚠ '}"
-            f"{html.escape(a.message)}</div>",
+            f"{html.escape(a.message)}{seen}</div>",
             unsafe_allow_html=True,
         )
     live_map = mapview.build_live_map(
