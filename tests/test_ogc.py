@@ -19,6 +19,7 @@ import pytest
 from shapely.geometry import Point, box, shape
 
 from geo import analyses, config, results
+from geo.auth import Actor
 from geo.store import Event
 from tests.ogc_http import RoutesServer, get
 
@@ -486,7 +487,10 @@ def test_live_layers_come_from_the_store(api, tmp_path, demo):
     assert store is not None
     t = pd.Timestamp("2021-10-31T21:00:00+08:00")
     props = {"kind": "fire", "severity": 4, "reported_at": t.isoformat(), "status": "open"}
-    store.append([Event("incident", "inc-new", t, props, Point(121.66, 31.145))])
+    store.append(
+        [Event("incident", "inc-new", t, props, Point(121.66, 31.145))],
+        actor=Actor.service("test"),  # the store refuses an anonymous write
+    )
     after = _all(api, "incidents")
     assert "inc-new" in [f["id"] for f in after] and len(after) == len(before) + 1
     doc = _ok(f"{api}/collections/incidents/items?datetime=2021-10-31T20:59:00%2B08:00/..")
