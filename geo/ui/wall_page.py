@@ -51,7 +51,8 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stToolb
 .co-alert.critical { background: #8b1a1a; color: #fff; }
 .co-alert.warning { background: #7a5a00; color: #fff; }
 .co-alert.info { background: #12324f; color: #fff; }
-.co-ack { font-weight: 400; opacity: .85; }
+.co-alert.acked { background: #1b2430; color: #c9d1d9; font-weight: 400;
+                  font-size: clamp(.9rem, .9vw, 1.6rem); padding: .2rem 1rem; }
 .co-replay { font-size: 1.1rem; background: #ff9f1c; color: #000; border-radius: 6px;
              padding: .1rem .5rem; margin-right: .8rem; vertical-align: middle; }
 iframe[title="streamlit_folium.st_folium"] { min-height: 420px; }
@@ -108,21 +109,35 @@ def _screen() -> None:
         _bar(sc.name, now, ages=situation.data_age_min(sc, now))
     _tiles(figs)
     shown = situation.banners(alerts)
-    st.markdown(_map_height_css(len(shown), tl is not None), unsafe_allow_html=True)
     acks = alerts_panel.acknowledged() if shown else {}
-    for a in shown:
-        done = acks.get(alerts_panel.key(a))
-        seen = (
-            f"<span class='co-ack'> · ✓ {html.escape(done[0])} {done[1]:%H:%M}</span>"
-            if done
-            else ""
-        )
+    # Acknowledged banners fold into one line: the room has seen them, the map gets the space.
+    open_ = [a for a in shown if alerts_panel.key(a) not in acks]
+    seen = [a for a in shown if alerts_panel.key(a) in acks]
+    st.markdown(
+        _map_height_css(len(open_) + (1 if seen else 0), tl is not None), unsafe_allow_html=True
+    )
+    for a in open_:
         st.markdown(
             f"<div class='co-alert {a.level}' data-kind='{a.kind}'>"
             f"{'' if a.level == 'info' else '⚠ '}"
-            f"{html.escape(a.message)}{seen}</div>",
+            f"{html.escape(a.message)}</div>",
             unsafe_allow_html=True,
         )
+    if seen:
+        parts = []
+        for a in seen:
+            ack = acks[alerts_panel.key(a)]
+            note = f" “{html.escape(ack.note)}”" if ack.note else ""
+            parts.append(
+                f"<span data-kind='{a.kind}'>{html.escape(_short(a))} ✓ "
+                f"{html.escape(ack.user)} {ack.time:%H:%M}{note}</span>"
+            )
+        st.markdown(
+            f"<div class='co-alert acked' id='co-acked'>Acknowledged: {' · '.join(parts)}</div>",
+            unsafe_allow_html=True,
+        )
+    if urlstate.get("alarm") == "1":
+        alerts_panel.alarm(shown, acks)
     live_map = mapview.build_live_map(
         sc,
         extra,
@@ -139,6 +154,11 @@ def _screen() -> None:
         use_container_width=True,
         returned_objects=[],
     )
+
+
+def _short(a: situation.Alert) -> str:
+    """An alert in a few words for the acknowledged line: the group, or its first clause."""
+    return a.message.split(" · ")[0].split(":")[0]
 
 
 def _problem(exc: InputError) -> str:
