@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -260,7 +261,11 @@ def _call(app, path: str, *, method: str = "GET", headers=None, body: bytes = b"
         elif msg["type"] == "websocket.accept":
             out["status"] = "accept"
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: a Playwright browser in this worker keeps an event loop running
+    # in the main thread, where asyncio.run() refuses to start another.
+    worker = threading.Thread(target=lambda: asyncio.run(app(scope, receive, send)))
+    worker.start()
+    worker.join()
     heads: dict[str, list[str]] = {}
     for k, v in out["headers"]:
         heads.setdefault(k.decode().lower(), []).append(v.decode())
