@@ -152,7 +152,11 @@ def test_replay_speed_holds_and_pause_stops_on_the_time_shown(browser, app_serve
         expect(page.get_by_role("button", name=re.compile("Play"))).to_be_visible(timeout=20_000)
         page.wait_for_timeout(2000)
         stopped = _clock_minutes(clock.inner_text())
-        assert 0 <= stopped - shown <= 2.5, (shown, stopped)
+        # Half a second of the night is 2.5 min; a frame already on its way when Pause is
+        # pressed may still land (a loaded machine draws a frame every second or so).
+        steps = sorted(b[1] - a[1] for a, b in zip(changes, changes[1:]))
+        frame = steps[len(steps) // 2] if steps else 2.5
+        assert 0 <= stopped - shown <= max(2.5, frame), (shown, stopped, steps)
         page.wait_for_timeout(2000)
         assert _clock_minutes(clock.inner_text()) == stopped  # and it stays
     finally:
