@@ -10,28 +10,16 @@ script (``__name__ == "__main__"``) for every browser session.
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-
 from streamlit.starlette import App
 
-from geo import web
-
-
-def _args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--scenario", default=os.environ.get("CITYOPS_SCENARIO"))
-    parser.add_argument("--store", default=os.environ.get("CITYOPS_STORE"))
-    parser.add_argument("--refresh", type=float, default=os.environ.get("CITYOPS_REFRESH_S"))
-    return parser.parse_known_args(sys.argv[1:])[0]
+from geo import config, web
 
 
 def page() -> None:
     """One run of the page: ``?view=wall`` is the wall screen, anything else the workbench."""
     import streamlit as st
 
-    from geo.ui import analyst_page, state, wall_page
+    from geo.ui import analyst_page, audit_panel, signin, state, wall_page
 
     view = st.query_params.get("view", "analyst")
     st.set_page_config(
@@ -40,12 +28,17 @@ def page() -> None:
         layout="wide",
         initial_sidebar_state="collapsed" if view == "wall" else "auto",
     )
-    args = _args()
-    state.configure(args.scenario, args.store, float(args.refresh) if args.refresh else None)
-    (wall_page if view == "wall" else analyst_page).render()
+    cfg = config.from_args()
+    config.configure(cfg)  # the routes (geo.web) serve what the page shows
+    state.configure(cfg.scenario, cfg.store, cfg.refresh_s)
+    actor = signin.gate()  # stops the page without a live session
+    if actor.wall_only:  # a display link shows the wall, whatever its URL says
+        view = "wall"
+    pages = {"wall": wall_page, "audit": audit_panel}
+    pages.get(view, analyst_page).render()
 
 
 if __name__ == "__main__":
     page()
 else:
-    app = App(__file__, routes=web.routes(), middleware=web.middleware())
+    app = App(__file__, routes=web.routes(), middleware=web.middleware(config.from_args().store))

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo import feeds  # noqa: E402
+from geo.auth import Actor  # noqa: E402
 from geo.store import Event, Store, open_store  # noqa: E402
 
 START = pd.Timestamp("2021-10-31T18:00+08:00")
@@ -147,7 +148,7 @@ def bench_backend(name: str, url: str, n_events: int, feed_rows: int, repeat: in
     out: dict[str, float | int] = {}
     n = layout(n_events)
     rng = np.random.default_rng(1)
-    st: Store = open_store(url)
+    st: Store = open_store(url, actor=Actor.service("bench"))
     for kind, gdf in baseline(n, rng).items():
         st.register_layer(kind, gdf)
 

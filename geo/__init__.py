@@ -9,3 +9,5 @@ try:  # the one version number is pyproject.toml's, read from the installed pack
     __version__ = version("cityops")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
+
+__all__ = ["__version__"]

@@ -17,12 +17,44 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo import catchment, network, timeline
+from geo import catchment, network, staging, timeline
 from geo import cordon as cordon_mod
 from geo.constants import DEFAULT_RINGS_M, Mode
 from geo.errors import InputError
 from geo.fingerprint import scenario_hash
 from geo.scenario import Scenario
+
+__all__ = [
+    "CATCHMENT_KINDS",
+    "DEMAND_SCOPES",
+    "OBJECTIVES",
+    "PLAN_FIGURES",
+    "PLAN_INPUTS",
+    "RESOURCES",
+    "SEVERE",
+    "candidates",
+    "CatchmentKind",
+    "catchments",
+    "closed_venues",
+    "compare_plans",
+    "cordon",
+    "demand",
+    "demand_area",
+    "held_area",
+    "isochrones",
+    "night",
+    "parse_rings",
+    "plan_figures",
+    "road_network",
+    "scope_key",
+    "severe_open_incidents",
+    "stage",
+    "Staging",
+    "standing_cordon",
+    "standing_plan",
+    "StandingPlan",
+    "with_deadline",
+]
 
 T = TypeVar("T")
 CatchmentKind = Literal["voronoi", "travel_time", "balanced"]
@@ -90,13 +122,7 @@ def catchments(
             f"unknown catchment kind '{kind}'", field="kind", expected=", ".join(CATCHMENT_KINDS)
         )
     sites = _require(sc, "testing_sites", "at least one testing site")
-    cells = demand(sc, cell_m, within)
-    if len(cells) == 0:
-        raise InputError(
-            "no people to serve in the chosen area",
-            field="crowd_zones",
-            expected="crowd zones overlapping the area",
-        )
+    cells = _people_in(sc, cell_m, within)
     now, deadline = sc.settings.time("now"), sc.settings.time("deadline")
     if kind == "voronoi":
         return catchment.voronoi(
@@ -457,7 +483,8 @@ def held_area(sc: Scenario) -> BaseGeometry:
 
 # --- staging ----------------------------------------------------------------------------------
 
-OBJECTIVES: tuple[str, ...] = ("coverage", "p_median", "p_center", "set_cover", "deadline")
+#: The staging goals: the keys of the registry (geo.staging.OBJECTIVES holds labels and solvers).
+OBJECTIVES: tuple[str, ...] = tuple(staging.OBJECTIVES)
 RESOURCES: dict[str, str] = {
     "testing_team": "Mobile testing team",
     "checkpoint": "Checkpoint team",
@@ -507,6 +534,42 @@ def _coverage_stats(cost: np.ndarray, w: np.ndarray, within: float) -> dict[str,
     }
 
 
+def _people_in(sc: Scenario, cell_m: float, within: Any) -> gpd.GeoDataFrame:
+    """Demand cells in ``within`` (see :func:`demand`), or an InputError when there are none."""
+    cells = demand(sc, cell_m, within)
+    if len(cells) == 0:
+        raise InputError(
+            "no people to serve in the chosen area",
+            field="crowd_zones",
+            expected="crowd zones overlapping the area",
+        )
+    return cells
+
+
+def _flow_stats(flows: pd.DataFrame, w: np.ndarray, within: float) -> dict[str, float]:
+    """Coverage, mean and worst travel of people split between sites (``people``, ``cost``)."""
+    cost = flows["cost"].to_numpy(dtype=float)
+    people = flows["people"].to_numpy(dtype=float)
+    total = float(w.sum()) or 1.0
+    ok = np.isfinite(cost) & (people > 1e-9)
+    return {
+        "covered_pct": 100.0 * float(people[ok & (cost <= within)].sum()) / total,
+        "mean_min": float((cost[ok] * people[ok]).sum() / max(people[ok].sum(), 1e-12)),
+        "max_min": float(cost[ok].max()) if ok.any() else float("nan"),
+    }
+
+
+def _served_stats(plan: Any, w: np.ndarray, within: float) -> dict[str, float]:
+    """Coverage, mean and worst travel of the plan's own final assignment (existing and new
+    sites; split flows when a capacitated plan shares people out), so that the tiles and the
+    sites' table read the same assignment."""
+    flows = getattr(plan, "flows", None)
+    if flows is not None and len(flows) and {"people", "cost"} <= set(flows.columns):
+        return _flow_stats(flows, w, within)
+    assigned = np.asarray(plan.assigned_cost, dtype=float)
+    return _coverage_stats(assigned[:, None], w, within)
+
+
 def stage(
     sc: Scenario,
     objective: str = "coverage",
@@ -519,27 +582,26 @@ def stage(
     cell_m: float = 250.0,
     within: Any = None,
     exact: bool | None = None,
+    capacity: bool = False,
 ) -> Staging:
-    """Where to stage ``k`` resources (or, for ``deadline``, the fewest testing teams).
+    """Where to stage ``k`` resources (or, for ``deadline`` and ``set_cover``, the fewest).
 
-    Demand is the crowd zones' people in cells (optionally only ``within`` an area such as a
-    cordon's lockdown zone); candidates are the scenario's staging candidates; costs are road
-    travel minutes by ``mode``. The existing testing sites are the "before".
+    Demand is the crowd zones' people in cells (optionally only ``within`` an area such as the
+    standing plan's held area); candidates are the scenario's staging candidates; costs are
+    road travel minutes by ``mode``. The existing testing sites are open for every goal (not
+    counted in ``k``) and are the "before". With ``capacity`` (testing teams: sites have
+    lanes), each site serves at most the people it can test by the scenario's deadline
+    (p-median). The objective is a key of the registry :data:`geo.staging.OBJECTIVES`.
     """
-    from geo import staging
-
-    if objective not in OBJECTIVES:
+    goal = staging.OBJECTIVES.get(objective)
+    if goal is None:
         raise InputError(
-            f"unknown objective '{objective}'", field="objective", expected=", ".join(OBJECTIVES)
+            f"unknown objective '{objective}'",
+            field="objective",
+            expected=", ".join(staging.OBJECTIVES),
         )
     net = road_network(sc)
-    cells = demand(sc, cell_m, within)
-    if len(cells) == 0:
-        raise InputError(
-            "no people to serve in the chosen area",
-            field="crowd_zones",
-            expected="crowd zones overlapping the area",
-        )
+    cells = _people_in(sc, cell_m, within)
     pts = cells.copy()
     pts["geometry"] = cells.to_crs(sc.metric_crs()).representative_point().to_crs(4326)
     cand = candidates(sc)
@@ -551,41 +613,48 @@ def stage(
         if len(sites)
         else np.zeros((len(pts), 0))
     )
-    if objective == "coverage":
-        plan = staging.max_coverage(cost, k, within_min, w, exact=exact)
-    elif objective == "p_median":
-        plan = staging.p_median(cost, k, w, exact=exact)
-    elif objective == "p_center":
-        plan = staging.p_center(cost, k, w, exact=exact)
-    elif objective == "set_cover":
-        plan = staging.set_cover(cost, within_min, w, exact=exact)
-    else:
-        now, deadline = sc.settings.time("now"), sc.settings.time("deadline")
-        if now is None or deadline is None:
-            raise InputError(
-                "a deadline plan needs the scenario's 'now' and 'deadline'",
-                field="deadline",
-                expected="ISO 8601 times in scenario.json",
-            )
-        per_lane = float(per_lane_per_h or sc.settings.per_lane_per_h)
-        site_per_h = sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)
+    now, deadline = sc.settings.time("now"), sc.settings.time("deadline")
+    if "deadline" in goal.params and (now is None or deadline is None):
+        raise InputError(
+            f"a {objective.replace('_', ' ')} plan needs the scenario's 'now' and 'deadline'",
+            field="deadline",
+            expected="ISO 8601 times in scenario.json",
+        )
+    deadline_min = (
+        (deadline - now).total_seconds() / 60.0
+        if now is not None and deadline is not None
+        else None
+    )
+    per_lane = float(per_lane_per_h or sc.settings.per_lane_per_h)
+    site_per_h = (sites["lanes"].astype(float) * sites["per_lane_per_h"].astype(float)).to_numpy()
+    queue = np.zeros(len(sites))
+    if now is not None and len(sites):
         # A site that opens late is, for the deadline, a site with that much work queued already.
         late_s = (sites["opens_at"] - now).dt.total_seconds().fillna(0.0).clip(lower=0.0)
-        queue = sites["queue"].astype(float).fillna(0.0) + late_s / 3600.0 * site_per_h
-        plan = staging.deadline_plan(
-            cost,
-            w,
-            (deadline - now).total_seconds() / 60.0,
+        queue = (sites["queue"].astype(float).fillna(0.0) + late_s / 3600.0 * site_per_h).to_numpy()
+    cap = old_cap = None
+    if capacity and "capacity" in goal.params and deadline_min is not None:
+        hours = deadline_min / 60.0
+        cap = np.full(len(cand), float(lanes) * per_lane * hours)  # one mobile team per site
+        old_cap = np.maximum(site_per_h * hours - queue, 0.0)
+    plan = goal.solve(
+        staging.StagingProblem(
+            cost=cost,
+            weights=w,
+            existing_cost=existing,
+            k=int(k),
+            within=float(within_min),
             lanes=int(lanes),
             per_lane_per_h=per_lane,
-            existing_cost=existing,
-            existing_per_h=site_per_h.to_numpy(dtype=float),
-            existing_queue=queue.to_numpy(dtype=float),
-            start=now.to_pydatetime(),
+            existing_per_h=site_per_h,
+            existing_queue=queue,
+            deadline_min=deadline_min,
+            start=now.to_pydatetime() if now is not None else None,
+            capacity=cap,
+            existing_capacity=old_cap,
             exact=exact,
         )
-    chosen = np.asarray(plan.sites, dtype=int)
-    after_cost = np.hstack([existing, cost[:, chosen]]) if len(chosen) else existing
+    )
     chosen_sites = staging.plan_to_geodataframe(plan, cand, pts)
     if "name" in cand.columns and "name" not in chosen_sites.columns:
         names = cand.set_index(cand["id"].astype(str))["name"]
@@ -593,8 +662,11 @@ def stage(
     return Staging(
         plan=plan,
         sites=chosen_sites,
-        before=_coverage_stats(existing, w, within_min),
-        after=_coverage_stats(after_cost, w, within_min),
+        # With capacities the "before" is capacity-bound too: the same rules as the "after".
+        before=_flow_stats(staging.capacitated_assignment(existing, w, old_cap), w, within_min)
+        if old_cap is not None
+        else _coverage_stats(existing, w, within_min),
+        after=_served_stats(plan, w, within_min),
         demand=pts,
         candidates=cand,
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from geo import analyses, columns, io
+from geo import analyses, columns, io, staging
 from geo import scenario as scen
 from geo.constants import DEFAULT_RINGS_M
 from geo.errors import InputError
@@ -105,8 +105,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, flush=True)
 
+    from geo.auth import Actor
+
     try:
-        store = open_store(args.store)
+        store = open_store(args.store, actor=Actor.service(args.service))
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -151,6 +153,12 @@ def _add_ingest_parser(sub: Any) -> None:
         help="coordinates from Amap/Tencent (gcj02) or Baidu (bd09) are converted",
     )
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument(
+        "--as",
+        dest="service",
+        default="ingest",
+        help="the service account the events are written as (kept in the audit trail)",
+    )
     p.set_defaults(func=cmd_ingest)
 
 
@@ -354,6 +362,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         lanes=args.lanes,
         within=within,
         exact=True if args.exact else None,
+        capacity=args.capacity,
     )
     out = r.sites.copy()
     out.insert(0, "id", out["candidate_id"].astype(str))
@@ -386,6 +395,41 @@ def cmd_demo_city(args: argparse.Namespace) -> int:
     )
     print(f"wrote a SYNTHETIC city (made up, see {out / 'README.md'}) to {out}")
     print(f"open it with: make run SCENARIO={out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The situation report (offline HTML) and/or the print sheet (A3 landscape PDF) of the
+    scenario's standing plan."""
+    from geo import pdfprint, printsheet, report
+
+    if not args.pdf and not args.html:
+        print("error: give --pdf OUT.pdf and/or --html OUT.html", file=sys.stderr)
+        return 2
+    sc = _scenario(args.scenario)
+    c = report.standing_contents(sc)
+    if c.problem:
+        print(f"note: no catchments in the report: {c.problem}", file=sys.stderr)
+    missing = ""
+    if args.html:
+        page = report.build(sc, c.extra, c.figures, c.tables, title=args.title)
+        Path(args.html).write_text(page.html, encoding="utf-8")
+        missing += page.missing
+        print(f"wrote {args.html} ({len(page.html.encode()) / 1e6:.1f} MB, opens offline)")
+    if args.pdf:
+        t0 = time.perf_counter()
+        sheet = printsheet.sheet_html(sc, c.extra, figures=c.figures, title=args.title)
+        data = pdfprint.html_to_pdf(sheet.html, size_mm=printsheet.A3_MM)
+        Path(args.pdf).write_bytes(data)
+        missing += sheet.missing
+        print(
+            f"wrote {args.pdf} (A3 landscape, {len(data) / 1e3:,.0f} kB, scale bar "
+            f"{sheet.scale.label}, 1 : {sheet.scale.denominator:,}; "
+            f"{time.perf_counter() - t0:.1f} s)"
+        )
+    if missing:
+        chars = ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in sorted(set(missing)))
+        print(f"note: characters not in the embedded font: {chars}", file=sys.stderr)
     return 0
 
 
@@ -437,8 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stage", help="where to stage testing teams, checkpoints, ambulances")
     p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
-    p.add_argument("--objective", choices=analyses.OBJECTIVES, default="coverage")
-    p.add_argument("--k", type=int, default=3, help="number of sites (not for deadline/set_cover)")
+    p.add_argument(
+        "--objective",
+        choices=analyses.OBJECTIVES,
+        default="coverage",
+        help="; ".join(f"{name}: {goal.label}" for name, goal in staging.OBJECTIVES.items()),
+    )
+    p.add_argument("--k", type=int, default=3, help="number of new sites (goals that take k)")
     p.add_argument("--within", type=float, default=15.0, help="T in minutes (coverage, cover)")
     p.add_argument("--deadline", help="HH:MM or ISO 8601 (default: the scenario's)")
     p.add_argument("--mode", choices=["walk", "drive"], default="walk")
@@ -451,8 +500,23 @@ def build_parser() -> argparse.ArgumentParser:
         "incidents close; 'lockdown' is an older name for it); all: everyone",
     )
     p.add_argument("--exact", action="store_true", help="force the exact MILP")
+    p.add_argument(
+        "--capacity",
+        action="store_true",
+        help="p_median: each site serves at most what its lanes can test by the deadline",
+    )
     p.add_argument("--out", required=True, help="output .geojson")
     p.set_defaults(func=cmd_stage)
+
+    p = sub.add_parser(
+        "report",
+        help="situation report (offline HTML) and A3 print sheet (PDF) of the standing plan",
+    )
+    p.add_argument("scenario", help="scenario folder, .gpkg, or 'demo'")
+    p.add_argument("--pdf", help="write the print sheet here (A3 landscape PDF)")
+    p.add_argument("--html", help="write the offline HTML report here")
+    p.add_argument("--title", help="title (default: the report's or the scenario's name)")
+    p.set_defaults(func=cmd_report)
 
     crowd_p = sub.add_parser("crowd", help="city-scale crowd points (telecom device counts)")
     crowd_sub = crowd_p.add_subparsers(dest="crowd_command", required=True)
@@ -487,6 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_city)
 
     _add_ingest_parser(sub)
+    from geo import cli_auth
+
+    cli_auth.add_parsers(sub)
     return parser
 
 
@@ -496,6 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except PermissionError as exc:  # geo.auth.PermissionDenied
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -272,6 +272,7 @@ def add_draw_control(
     base_url: str = "",
     assets: Assets = "static",
     name: str = "Drawings (editable)",
+    tools: Literal["drawing", "measure"] = "drawing",
 ) -> folium.FeatureGroup:
     """Add the drawing toolbar and the saved drawings (editable) to ``m``.
 
@@ -297,6 +298,8 @@ def add_draw_control(
         do not run inside streamlit-folium (it adds the header via ``innerHTML``): use
         ``"static"`` in the app.
     name : the group's name in the layer switcher.
+    tools : ``"drawing"`` (polygon, rectangle, circle, marker) or ``"measure"`` (a line or a
+        polygon to measure; nothing is saved).
 
     Returns
     -------
@@ -320,20 +323,7 @@ def add_draw_control(
         export=False,
         show_geometry_on_click=False,
         position="topleft",
-        draw_options={
-            "polyline": False,
-            "circlemarker": False,
-            # showArea is off: Leaflet.Draw 1.0.4's readableArea assigns an undeclared
-            # `type`, leaking a global into the page on every rectangle drawn.
-            "polygon": {
-                "allowIntersection": False,
-                "showArea": False,
-                "shapeOptions": role_style(None),
-            },
-            "rectangle": {"showArea": False, "shapeOptions": role_style(None)},
-            "circle": {"shapeOptions": role_style(None)},
-            "marker": {},
-        },
+        draw_options=_MEASURE_TOOLS if tools == "measure" else _DRAWING_TOOLS,
         edit_options={"poly": {"allowIntersection": False}},
     )
     if assets == "inline":
@@ -352,6 +342,27 @@ def add_draw_control(
         if isinstance(child, folium.LayerControl):
             m._children.move_to_end(key)
     return group
+
+
+# showArea is off: Leaflet.Draw 1.0.4's readableArea assigns an undeclared `type`, leaking a
+# global into the page on every rectangle drawn (the measure panel gives the area instead).
+_DRAWING_TOOLS: dict[str, Any] = {
+    "polyline": False,
+    "circlemarker": False,
+    "polygon": {"allowIntersection": False, "showArea": False, "shapeOptions": role_style(None)},
+    "rectangle": {"showArea": False, "shapeOptions": role_style(None)},
+    "circle": {"shapeOptions": role_style(None)},
+    "marker": {},
+}
+_MEASURE_LOOK = {"color": "#ffffff", "weight": 3, "dashArray": "6 6", "fillOpacity": 0.08}
+_MEASURE_TOOLS: dict[str, Any] = {
+    "polyline": {"metric": True, "shapeOptions": _MEASURE_LOOK},
+    "polygon": {"allowIntersection": False, "showArea": False, "shapeOptions": _MEASURE_LOOK},
+    "rectangle": False,
+    "circle": False,
+    "circlemarker": False,
+    "marker": False,
+}
 
 
 def _saved_items(saved: gpd.GeoDataFrame | None) -> list[dict[str, Any]]:

@@ -67,6 +67,7 @@ import shapely
 from shapely.geometry import shape
 
 from geo import layers
+from geo.auth import Actor
 from geo.csvout import csv_text
 from geo.errors import InputError, Problem
 from geo.limits import Limits, excerpt, limits
@@ -811,6 +812,10 @@ def _check_value(f: layers.Field, v: Any, name: str, label: str, probs: list[Pro
 # --- one file -------------------------------------------------------------------------------
 
 
+def _ingester() -> Actor:
+    return Actor.service("ingest")
+
+
 def ingest_file(
     path: str | os.PathLike[str],
     store: Store,
@@ -857,7 +862,9 @@ def ingest_file(
             len(parsed.events), outcome.quarantined,
         )  # fmt: skip
         say(f"ingesting {path.name}: {len(parsed.events)} event(s)")
-        result = store.append(parsed.events, file=planned)
+        # The ingester writes as the store's own actor (cityops ingest --as NAME), else as the
+        # service account "ingest": every event names who wrote it.
+        result = store.append(parsed.events, file=planned, actor=store.actor or _ingester())
         if result.file_known:  # another watcher committed this content meanwhile
             rec = store.file_record(sha)
             assert rec is not None

@@ -57,6 +57,7 @@ __all__ = [
     "LayerKind",
     "MapLayer",
     "esc",
+    "found_layer",
     "result_layer",
     "scenario_layers",
     "tooltip_table",
@@ -85,6 +86,7 @@ class MapLayer:
     cache: str | None = None
     order: int = 500  # drawing order, bottom to top (the kind's)
     base: bool = False  # part of the base map: does not change between live refreshes
+    open_tooltip: bool = False  # the tooltip opens as soon as the layer is on the map
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -165,6 +167,7 @@ class LayerKind:
     base: bool = False
     cache: bool = False
     only_when_present: bool = False
+    open_tooltip: bool = False
 
     def layer(self, gdf: gpd.GeoDataFrame, ctx: Context, title: str | None = None) -> MapLayer:
         """The rows ``gdf`` drawn as this kind."""
@@ -184,6 +187,7 @@ class LayerKind:
             cache=_theme_name(theme) if self.cache else None,
             order=self.order,
             base=self.base,
+            open_tooltip=self.open_tooltip,
         )
 
 
@@ -581,6 +585,24 @@ _ROWS = [
     ),
 ]
 
+_ROWS.append(
+    LayerKind(
+        "found",
+        "Found",
+        110,
+        style=lambda r, t: {
+            "color": "#ffffff",
+            "weight": 5,
+            "dashArray": "4 6",
+            "fillColor": "#ffffff",
+            "fillOpacity": 0.15,
+        },
+        tooltip=lambda r: str(r["_tip"]),
+        point_radius=lambda r: 18,
+        open_tooltip=True,
+    )
+)
+
 #: Every layer kind the map draws, bottom to top.
 KINDS: dict[str, LayerKind] = {k.key: k for k in sorted(_ROWS, key=lambda k: k.order)}
 
@@ -604,6 +626,22 @@ def result_layer(
 ) -> MapLayer:
     """An analysis result drawn as the kind ``key`` (e.g. ``"catchments"``, ``"cordon"``)."""
     return KINDS[key].layer(gdf, Context(THEMES[theme]), title)
+
+
+def found_layer(scenario: Scenario, layer: str, feature_id: str) -> MapLayer | None:
+    """The feature ``feature_id`` of the scenario's ``layer``, ringed in white, with the tooltip
+    its own kind gives it (the search result; its tooltip opens by itself)."""
+    ctx = Context(THEMES["dark"], scenario.metric_crs())
+    for kind in KINDS.values():
+        if kind.source != layer:
+            continue
+        drawn = kind.layer(scenario.layer(layer), ctx)
+        rows = drawn.gdf[drawn.gdf["id"].astype(str) == str(feature_id)]
+        if len(rows):
+            rows = rows.copy()
+            rows["_tip"] = [drawn.tooltip(r) for _, r in rows.iterrows()]
+            return KINDS["found"].layer(rows[["id", "_tip", "geometry"]], ctx)
+    return None
 
 
 def in_order(layers: Sequence[MapLayer]) -> list[MapLayer]:

@@ -142,6 +142,8 @@ def layer_group(layer: MapLayer, tiles: bool = False) -> folium.FeatureGroup:
         ).add_to(group)
         if layer.point_radius:
             _set_point_radii(group)
+        if layer.open_tooltip:
+            group.add_child(_OpenTooltip())
         if layer.label:
             for _, row in gdf.iterrows():
                 pt = row.geometry.representative_point()
@@ -410,6 +412,24 @@ class _StartHidden(MacroElement):
     )
 
 
+class _OpenTooltip(MacroElement):
+    """Open the group's tooltip once it is on the map (a search result says what it found)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function (group) {
+            function open() {
+                group.eachLayer(function (gj) {
+                    if (gj.openTooltip) { gj.openTooltip(); }
+                });
+            }
+            group.on('add', function () { setTimeout(open, 300); });
+            if (group._map) { setTimeout(open, 300); }
+        })({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+
 class _Refit(MacroElement):
     """Re-measure the map and fit the scenario once its frame has its final size."""
 
@@ -438,7 +458,11 @@ class _Refit(MacroElement):
 
 
 def fit_view(
-    frames: Sequence[gpd.GeoDataFrame], width_px: int, height_px: int, pad: float = 0.1
+    frames: Sequence[gpd.GeoDataFrame],
+    width_px: int,
+    height_px: int,
+    pad: float = 0.1,
+    max_zoom: int = 18,
 ) -> tuple[tuple[float, float] | None, int | None]:
     """The centre (lat, lon) and whole zoom at which ``frames`` (EPSG:4326) fill a map of that
     size in Web Mercator, with ``pad`` (a share of each side) left free; (None, None) when they
@@ -466,7 +490,7 @@ def fit_view(
     usable = 1.0 - 2 * pad
     zx = np.log2(width_px * usable * 2 * np.pi / (256 * dx))
     zy = np.log2(height_px * usable * 2 * np.pi / (256 * dy))
-    zoom = int(np.clip(np.floor(min(zx, zy)), 1, 18))
+    zoom = int(np.clip(np.floor(min(zx, zy)), 1, max_zoom))
     cy = float(np.degrees(2 * np.arctan(np.exp((merc_y(y0) + merc_y(y1)) / 2)) - np.pi / 2))
     return (cy, float((x0 + x1) / 2)), zoom
 

@@ -13,6 +13,20 @@ from geo.scenario import Scenario
 if TYPE_CHECKING:
     from geo.analyses import StandingPlan
 
+__all__ = [
+    "MAX_QUEUE_MIN",
+    "PEOPLE_LABEL",
+    "STALE_AFTER_MIN",
+    "Alert",
+    "alerts",
+    "banners",
+    "data_age_min",
+    "Level",
+    "ReplayFigures",
+    "wall_figures",
+    "WallFigures",
+]
+
 Level = Literal["critical", "warning", "info"]
 
 MAX_QUEUE_MIN = 45.0

@@ -56,6 +56,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from geo import layers
+from geo.auth.roles import Actor, require
 from geo.constants import WGS84
 from geo.errors import InputError, Problem
 
@@ -81,7 +82,9 @@ __all__ = [
     "to_us",
 ]
 
-SCHEMA_VERSION = 1
+#: 2: every event carries the acting user, session and client; accounts, sign-in sessions,
+#: display links, failed sign-ins and the audit log live beside the events (geo.auth, geo.audit).
+SCHEMA_VERSION = 2
 DEFAULT_TZ = "Asia/Shanghai"
 
 #: Event time meaning "part of the scenario from the start" (sites and zones loaded with a
@@ -201,11 +204,16 @@ class AppendResult:
     file_known: bool = False  # the file record existed already: nothing was written
 
 
-# A prepared event row: (event_id, kind, layer, entity_id, t_us, received_us, source, props, wkb)
-Row = tuple[str, str, str, str, int, int, str | None, str, bytes | None]
+# A prepared event row: (event_id, kind, layer, entity_id, t_us, received_us, source, props, wkb,
+# actor, session, client)
+Row = tuple[
+    str, str, str, str, int, int, str | None, str, bytes | None, str | None, str | None, str | None
+]
 
 
-def open_store(url: str | os.PathLike[str], *, tz: str = DEFAULT_TZ) -> Store:
+def open_store(
+    url: str | os.PathLike[str], *, tz: str = DEFAULT_TZ, actor: Actor | None = None
+) -> Store:
     """Open (creating if needed) the store at ``url``.
 
     Parameters
@@ -213,6 +221,15 @@ def open_store(url: str | os.PathLike[str], *, tz: str = DEFAULT_TZ) -> Store:
     url : ``sqlite:///relative.sqlite``, ``sqlite:////absolute/ops.sqlite``, a plain file path
         (SQLite), or ``postgresql://user:password@host:port/database`` (PostGIS).
     tz : zone of the times in returned layers.
+    actor : who writes when a write names no actor: for a process that is one principal (the
+        feed ingester, a script: ``Actor.service("ingest")``). The app shares one store between
+        its users, so it sets none and every write names its user. Without either, the store
+        refuses writes (:class:`geo.auth.PermissionDenied`).
+
+    Examples
+    --------
+    >>> from geo.auth import Actor
+    >>> st = open_store(":memory:", actor=Actor.service("doc"))  # doctest: +SKIP
 
     Raises
     ------
@@ -222,7 +239,7 @@ def open_store(url: str | os.PathLike[str], *, tz: str = DEFAULT_TZ) -> Store:
     text = os.fspath(url)
     scheme, sep, rest = text.partition("://")
     if not sep:
-        return SqliteStore(Path(text), tz=tz)
+        return SqliteStore(Path(text), tz=tz, actor=actor)
     scheme = scheme.split("+", 1)[0].lower()
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
@@ -231,9 +248,9 @@ def open_store(url: str | os.PathLike[str], *, tz: str = DEFAULT_TZ) -> Store:
                 field="store",
                 expected="sqlite:///relative/path.sqlite or sqlite:////absolute/path.sqlite",
             )
-        return SqliteStore(Path(rest[1:]), tz=tz)
+        return SqliteStore(Path(rest[1:]), tz=tz, actor=actor)
     if scheme in ("postgresql", "postgres"):
-        return PostgisStore(f"postgresql://{rest}", tz=tz)
+        return PostgisStore(f"postgresql://{rest}", tz=tz, actor=actor)
     raise InputError(
         f"unknown store URL scheme '{scheme}'",
         field="store",
@@ -245,17 +262,32 @@ class Store:
     """The event log and its state queries; use :func:`open_store` to get one.
 
     Thread-safe (one connection behind a lock), so the app can share one instance.
+
+    Every write names who makes it (``actor=``, else the store's own ``actor``): it must be a
+    user whose role may write the shared record (``operator`` or ``admin``, or a service
+    account); the user, session and client go into each event's row for the audit trail.
     """
 
     url: str
 
-    def __init__(self, tz: str = DEFAULT_TZ) -> None:
+    def __init__(self, tz: str = DEFAULT_TZ, actor: Actor | None = None) -> None:
         self.tz = tz
+        self.actor = actor
         self._lock = threading.RLock()
+
+    def _acting(self, actor: Actor | None) -> Actor:
+        """The actor of a write, checked: refused without one that may write."""
+        return require(actor if actor is not None else self.actor, "write")
 
     # --- writing ----------------------------------------------------------------------------
 
-    def append(self, events: Iterable[Event], *, file: FileRecord | None = None) -> AppendResult:
+    def append(
+        self,
+        events: Iterable[Event],
+        *,
+        file: FileRecord | None = None,
+        actor: Actor | None = None,
+    ) -> AppendResult:
         """Store ``events`` in one transaction; events already stored are skipped.
 
         Parameters
@@ -263,18 +295,27 @@ class Store:
         events : the events (any number; all or none are written).
         file : the feed file they came from. It is recorded in the same transaction; if its hash
             is already recorded nothing is written and ``file_known`` is set.
+        actor : who writes (default: the store's ``actor``); recorded with every event.
 
         Raises
         ------
         InputError : an event is malformed (unknown kind, no id, time without a zone, ...).
+        PermissionDenied : no actor, or one whose role may not write the shared record.
         """
-        rows = prepare_rows(events)
+        who = self._acting(actor)
+        rows = prepare_rows(events, actor=who)
         delay = float(os.environ.get(DELAY_ENV, "0") or 0)
         with self._lock:
             return self._append(rows, file, delay)
 
     def register_layer(
-        self, kind: str, gdf: gpd.GeoDataFrame, *, at: Any = None, source: str = "scenario"
+        self,
+        kind: str,
+        gdf: gpd.GeoDataFrame,
+        *,
+        at: Any = None,
+        source: str = "scenario",
+        actor: Actor | None = None,
     ) -> AppendResult:
         """Store every feature of a layer as a full record (e.g. the scenario's sites and zones).
 
@@ -285,9 +326,11 @@ class Store:
         at : time of the records. ``None``: incidents at their ``reported_at``, everything else
             :data:`ALWAYS` (valid at any past time).
         source : recorded with each event.
+        actor : who writes (see :meth:`append`).
 
         Re-registering the same layer stores nothing new (same content, same event ids).
         """
+        self._acting(actor)  # refused before any work
         if kind not in STORE_LAYERS:
             raise InputError(
                 f"the store keeps no layer '{kind}'",
@@ -304,7 +347,7 @@ class Store:
                 when = rec.get("reported_at") if kind == "incidents" else ALWAYS
             props = {k: v for k, v in rec.items() if k != "id"}
             events.append(Event(full, str(rec["id"]), when, props, geom, source=source))
-        return self.append(events)
+        return self.append(events, actor=actor)
 
     def put_drawing(
         self,
@@ -315,8 +358,10 @@ class Store:
         *,
         at: Any = None,
         source: str = "app",
+        actor: Actor | None = None,
     ) -> AppendResult:
-        """Store a drawn cordon or plan (GeoJSON geometry or shapely, EPSG:4326) at ``at`` (now)."""
+        """Store a drawn cordon or plan (GeoJSON geometry or shapely, EPSG:4326) at ``at`` (now),
+        written by ``actor`` (see :meth:`append`)."""
         if layer not in ("cordons", "plans"):
             raise InputError(
                 f"'{layer}' is not a drawing layer", field="layer", expected="cordons or plans"
@@ -324,16 +369,27 @@ class Store:
         kind = STORE_LAYERS[layer][0]
         when = pd.Timestamp.now(tz="UTC") if at is None else at
         return self.append(
-            [Event(kind, entity_id, when, dict(props or {}), geometry, None, source)]
+            [Event(kind, entity_id, when, dict(props or {}), geometry, None, source)], actor=actor
         )
 
-    def remove(self, layer: str, entity_id: str, *, at: Any = None, source: str = "app") -> None:
-        """Withdraw an entity from ``layer`` from time ``at`` (now) on; its history is kept."""
+    def remove(
+        self,
+        layer: str,
+        entity_id: str,
+        *,
+        at: Any = None,
+        source: str = "app",
+        actor: Actor | None = None,
+    ) -> None:
+        """Withdraw an entity from ``layer`` from time ``at`` (now) on; its history is kept.
+        Written by ``actor`` (see :meth:`append`)."""
         if layer not in STORE_LAYERS:
             raise InputError(f"unknown layer '{layer}'", field="layer")
         when = pd.Timestamp.now(tz="UTC") if at is None else at
         kind = STORE_LAYERS[layer][0]
-        self.append([Event(kind, entity_id, when, {_REMOVED: True}, None, None, source)])
+        self.append(
+            [Event(kind, entity_id, when, {_REMOVED: True}, None, None, source)], actor=actor
+        )
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -376,6 +432,7 @@ class Store:
         """The raw event log, oldest first (by event time, then arrival).
 
         Columns: seq, event_id, kind, layer, entity_id, time, received_at, source, props (dict),
+        actor, session, client (who wrote it; empty for events stored before schema 2),
         geometry (may be empty).
         """
         if kind is not None and kind not in EVENT_KINDS:
@@ -396,6 +453,9 @@ class Store:
                 "received_at": _us_to_times([r[6] for r in rows], tz),
                 "source": pd.Series([r[7] for r in rows], dtype=object),
                 "props": pd.Series([json.loads(r[8]) for r in rows], dtype=object),
+                "actor": pd.Series([r[10] for r in rows], dtype=object),
+                "session": pd.Series([r[11] for r in rows], dtype=object),
+                "client": pd.Series([r[12] for r in rows], dtype=object),
             }
         )
         geoms = shapely.from_wkb(np.array([r[9] for r in rows], dtype=object))
@@ -493,6 +553,15 @@ class Store:
     def _count(self) -> int:
         raise NotImplementedError
 
+    def _sql(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """One statement on the accounts and audit tables (``?`` placeholders; for geo.auth and
+        geo.audit, which own those tables' logic); returns its rows."""
+        raise NotImplementedError
+
+    def _sql_tx(self) -> Any:
+        """A context manager: one transaction, yielding ``run(sql, params) -> rows``."""
+        raise NotImplementedError
+
 
 # --- SQLite ---------------------------------------------------------------------------------
 
@@ -508,8 +577,12 @@ CREATE TABLE IF NOT EXISTS ops_events (
     received INTEGER NOT NULL,   -- when it was stored, same unit
     source TEXT,
     props TEXT NOT NULL,         -- JSON object
-    geom BLOB                    -- WKB, EPSG:4326
+    geom BLOB,                   -- WKB, EPSG:4326
+    actor TEXT,                  -- who wrote it (schema 2): user, sign-in session, client
+    session TEXT,
+    client TEXT
 );
+CREATE INDEX IF NOT EXISTS ops_events_received ON ops_events (received);
 -- rowid (seq) is implicitly the last key column: "last event with t <= x" is one index seek
 CREATE INDEX IF NOT EXISTS ops_events_state ON ops_events (kind, entity_id, t);
 CREATE TABLE IF NOT EXISTS ops_entities (
@@ -520,6 +593,28 @@ CREATE TABLE IF NOT EXISTS ops_files (
     n_records INTEGER NOT NULL, n_events INTEGER NOT NULL, n_quarantined INTEGER NOT NULL,
     ingested_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ops_users (
+    username TEXT PRIMARY KEY, role TEXT NOT NULL, pw_hash TEXT, disabled INTEGER NOT NULL,
+    created INTEGER NOT NULL, changed INTEGER NOT NULL, last_login INTEGER
+);
+CREATE TABLE IF NOT EXISTS ops_sessions (
+    sid_hash TEXT PRIMARY KEY, username TEXT NOT NULL, kind TEXT NOT NULL,
+    created INTEGER NOT NULL, expires INTEGER NOT NULL, client TEXT, revoked INTEGER,
+    link_id TEXT
+);
+CREATE TABLE IF NOT EXISTS ops_wall_links (
+    link_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, label TEXT,
+    created INTEGER NOT NULL, created_by TEXT, revoked INTEGER
+);
+CREATE TABLE IF NOT EXISTS ops_login_failures (
+    key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, t INTEGER NOT NULL, actor TEXT, role TEXT,
+    session TEXT, client TEXT, action TEXT NOT NULL, layer TEXT, target TEXT, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS ops_audit_t ON ops_audit (t);
 """
 
 _SQLITE_LATEST = """
@@ -534,16 +629,27 @@ LEFT JOIN ops_events p ON p.seq = (
 WHERE n.layer = :layer
 """
 
-_INSERT_COLS = "event_id, kind, layer, entity_id, t, received, source, props, geom"
+_INSERT_COLS = (
+    "event_id, kind, layer, entity_id, t, received, source, props, geom, actor, session, client"
+)
+#: Columns added by schema 2 (who wrote each event), with their SQL type.
+_ACTOR_COLS = ("actor", "session", "client")
 
 
 class SqliteStore(Store):
     """The embedded backend: one SQLite file in WAL mode."""
 
-    def __init__(self, path: Path, *, tz: str = DEFAULT_TZ, busy_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        tz: str = DEFAULT_TZ,
+        busy_timeout_s: float = 60.0,
+        actor: Actor | None = None,
+    ) -> None:
         import sqlite3
 
-        super().__init__(tz)
+        super().__init__(tz, actor)
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         try:
@@ -565,6 +671,10 @@ class SqliteStore(Store):
                 for stmt in _SQLITE_SCHEMA.split(";\n"):
                     if stmt.strip():
                         self._db.execute(stmt)
+                have = {r[1] for r in self._db.execute("PRAGMA table_info(ops_events)")}
+                for col in _ACTOR_COLS:  # a schema-1 store: its events name no actor
+                    if col not in have:
+                        self._db.execute(f"ALTER TABLE ops_events ADD COLUMN {col} TEXT")
                 self._check_version(self._db.execute)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable SQLite store ({exc})") from exc
@@ -576,6 +686,10 @@ class SqliteStore(Store):
             execute(
                 "INSERT INTO ops_meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
+            )
+        elif int(row[0]) < SCHEMA_VERSION:  # migrated above (columns and tables added)
+            execute(
+                "UPDATE ops_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )
         elif int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
@@ -592,6 +706,15 @@ class SqliteStore(Store):
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _sql(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    @contextmanager
+    def _sql_tx(self) -> Iterator[Any]:
+        with self._lock, self._write():
+            yield lambda sql, params=(): self._db.execute(sql, tuple(params)).fetchall()
 
     @contextmanager
     def _read(self) -> Iterator[None]:
@@ -615,7 +738,7 @@ class SqliteStore(Store):
                     return AppendResult(0, len(rows), file_known=True)
             before = db.total_changes
             sql = (
-                f"INSERT INTO ops_events ({_INSERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO ops_events ({_INSERT_COLS}) VALUES ({', '.join('?' * 12)}) "
                 "ON CONFLICT (event_id) DO NOTHING"
             )
             if delay:
@@ -649,8 +772,8 @@ class SqliteStore(Store):
             where.append("t <= ?")
             args.append(hi)
         sql = (
-            "SELECT seq, event_id, kind, layer, entity_id, t, received, source, props, geom "
-            "FROM ops_events"
+            "SELECT seq, event_id, kind, layer, entity_id, t, received, source, props, geom, "
+            "actor, session, client FROM ops_events"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY t, seq"
             + (f" LIMIT {int(limit)}" if limit is not None else "")
@@ -699,8 +822,16 @@ CREATE TABLE IF NOT EXISTS ops_events (
     received timestamptz NOT NULL,
     source text,
     props jsonb NOT NULL,
-    geom geometry(Geometry, 4326)
+    geom geometry(Geometry, 4326),
+    actor text,
+    session text,
+    client text
 );
+-- a schema-1 store: its events name no actor
+ALTER TABLE ops_events ADD COLUMN IF NOT EXISTS actor text;
+ALTER TABLE ops_events ADD COLUMN IF NOT EXISTS session text;
+ALTER TABLE ops_events ADD COLUMN IF NOT EXISTS client text;
+CREATE INDEX IF NOT EXISTS ops_events_received ON ops_events (received);
 CREATE INDEX IF NOT EXISTS ops_events_state ON ops_events (kind, entity_id, t DESC, seq DESC);
 CREATE INDEX IF NOT EXISTS ops_events_geom ON ops_events USING gist (geom);
 CREATE TABLE IF NOT EXISTS ops_entities (
@@ -711,6 +842,27 @@ CREATE TABLE IF NOT EXISTS ops_files (
     n_records integer NOT NULL, n_events integer NOT NULL, n_quarantined integer NOT NULL,
     ingested_at timestamptz NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ops_users (
+    username text PRIMARY KEY, role text NOT NULL, pw_hash text, disabled integer NOT NULL,
+    created bigint NOT NULL, changed bigint NOT NULL, last_login bigint
+);
+CREATE TABLE IF NOT EXISTS ops_sessions (
+    sid_hash text PRIMARY KEY, username text NOT NULL, kind text NOT NULL,
+    created bigint NOT NULL, expires bigint NOT NULL, client text, revoked bigint, link_id text
+);
+CREATE TABLE IF NOT EXISTS ops_wall_links (
+    link_id text PRIMARY KEY, token_hash text NOT NULL UNIQUE, label text,
+    created bigint NOT NULL, created_by text, revoked bigint
+);
+CREATE TABLE IF NOT EXISTS ops_login_failures (
+    key text PRIMARY KEY, failures integer NOT NULL, last bigint NOT NULL,
+    locked_until bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops_audit (
+    seq bigserial PRIMARY KEY, t bigint NOT NULL, actor text, role text, session text,
+    client text, action text NOT NULL, layer text, target text, detail text
+);
+CREATE INDEX IF NOT EXISTS ops_audit_t ON ops_audit (t);
 """
 
 _PG_LATEST = """
@@ -731,8 +883,8 @@ WHERE n.layer = %(layer)s
 class PostgisStore(Store):
     """The shared backend: PostgreSQL with PostGIS, through psycopg 3."""
 
-    def __init__(self, url: str, *, tz: str = DEFAULT_TZ) -> None:
-        super().__init__(tz)
+    def __init__(self, url: str, *, tz: str = DEFAULT_TZ, actor: Actor | None = None) -> None:
+        super().__init__(tz, actor)
         self.url = url
         try:
             import psycopg
@@ -775,6 +927,11 @@ class PostgisStore(Store):
             self._db.execute(
                 "INSERT INTO ops_meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
             )
+        elif int(row[0]) < SCHEMA_VERSION:  # migrated by _PG_SCHEMA (columns and tables added)
+            self._db.execute(
+                "UPDATE ops_meta SET value = %s WHERE key = 'schema_version'",
+                (str(SCHEMA_VERSION),),
+            )
         elif int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
                 f"the store has schema version {row[0]}; this CityOps reads up to "
@@ -797,7 +954,7 @@ class PostgisStore(Store):
                 for r in rows:
                     cur.execute(
                         f"INSERT INTO ops_events ({_INSERT_COLS}) VALUES (%s, %s, %s, %s, %s, "
-                        "%s, %s, %s::jsonb, ST_GeomFromWKB(%s, 4326)) "
+                        "%s, %s, %s::jsonb, ST_GeomFromWKB(%s, 4326), %s, %s, %s) "
                         "ON CONFLICT (event_id) DO NOTHING",
                         _pg_row(r),
                     )
@@ -808,14 +965,16 @@ class PostgisStore(Store):
                 cur.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS ops_incoming (ord bigint, event_id text, "
                     "kind text, layer text, entity_id text, t timestamptz, received timestamptz, "
-                    "source text, props text, geom bytea) ON COMMIT DELETE ROWS"
+                    "source text, props text, geom bytea, actor text, session text, client text) "
+                    "ON COMMIT DELETE ROWS"
                 )
                 with cur.copy("COPY ops_incoming FROM STDIN") as cp:
                     for i, r in enumerate(rows):
                         cp.write_row((i, *_pg_row(r)))
                 cur.execute(
                     f"INSERT INTO ops_events ({_INSERT_COLS}) SELECT event_id, kind, layer, "
-                    "entity_id, t, received, source, props::jsonb, ST_GeomFromWKB(geom, 4326) "
+                    "entity_id, t, received, source, props::jsonb, ST_GeomFromWKB(geom, 4326), "
+                    "actor, session, client "
                     "FROM ops_incoming ORDER BY ord ON CONFLICT (event_id) DO NOTHING"
                 )
                 inserted = cur.rowcount
@@ -825,6 +984,20 @@ class PostgisStore(Store):
                     "INSERT INTO ops_entities VALUES (%s, %s) ON CONFLICT DO NOTHING", pairs
                 )
         return AppendResult(inserted, len(rows) - inserted)
+
+    def _sql(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            cur = self._db.execute(sql.replace("?", "%s"), tuple(params))
+            return cur.fetchall() if cur.description else []
+
+    @contextmanager
+    def _sql_tx(self) -> Iterator[Any]:
+        def run(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+            cur = self._db.execute(sql.replace("?", "%s"), tuple(params))
+            return cur.fetchall() if cur.description else []
+
+        with self._lock, self._db.transaction():
+            yield run
 
     def _latest(self, layer: str, full: str, partial: str, at_us: int) -> list[tuple]:
         args = {"full": full, "partial": partial, "at": _us_to_dt(at_us), "layer": layer}
@@ -848,13 +1021,16 @@ class PostgisStore(Store):
             args.append(_us_to_dt(hi))
         sql = (
             "SELECT seq, event_id, kind, layer, entity_id, t, received, source, props::text, "
-            "ST_AsBinary(geom) FROM ops_events"
+            "ST_AsBinary(geom), actor, session, client FROM ops_events"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY t, seq"
             + (f" LIMIT {int(limit)}" if limit is not None else "")
         )
         rows = self._db.execute(sql, args).fetchall()
-        return [(*r[:5], _dt_to_us(r[5]), _dt_to_us(r[6]), r[7], r[8], _bytes(r[9])) for r in rows]
+        return [
+            (*r[:5], _dt_to_us(r[5]), _dt_to_us(r[6]), r[7], r[8], _bytes(r[9]), *r[10:])
+            for r in rows
+        ]
 
     def _known_ids(self, layer: str) -> set[str]:
         rows = self._db.execute("SELECT entity_id FROM ops_entities WHERE layer = %s", (layer,))
@@ -920,8 +1096,9 @@ def to_us(value: Any, *, field: str = "time", feature: str | None = None) -> int
 _TIME_EXPECTED = "an ISO 8601 time with its offset, such as 2021-10-31T18:05:00+08:00"
 
 
-def prepare_rows(events: Iterable[Event]) -> list[Row]:
-    """Check events and turn them into storable rows (event id computed where missing).
+def prepare_rows(events: Iterable[Event], *, actor: Actor | None = None) -> list[Row]:
+    """Check events and turn them into storable rows (event id computed where missing), each
+    stamped with ``actor``'s user, session and client (set here, by the server).
 
     Raises
     ------
@@ -943,6 +1120,9 @@ def prepare_rows(events: Iterable[Event]) -> list[Row]:
     arr = np.array([g if isinstance(g, BaseGeometry) else None for g in geoms], dtype=object)
     wkbs = shapely.to_wkb(arr, output_dimension=2) if len(arr) else arr
     rows: list[Row] = []
+    who: tuple[str | None, str | None, str | None] = (
+        (actor.user, actor.session, actor.client) if actor is not None else (None, None, None)
+    )
     for i, ev in enumerate(events):
         label = f"#{i} (id {ev.entity_id})"
         spec = EVENT_KINDS.get(ev.kind)
@@ -1002,9 +1182,11 @@ def prepare_rows(events: Iterable[Event]) -> list[Row]:
             key = f"{ev.kind}\x1f{ev.entity_id}\x1f{t_us}\x1f{text}".encode()
             digest = hashlib.sha256(key + (bytes(wkb) if wkb is not None else b""))
             eid = digest.hexdigest()[:32]
+        user, session, client = who
         rows.append(
-            (str(eid), ev.kind, spec.layer, ev.entity_id, t_us, received, ev.source, text, wkb)
-        )
+            (str(eid), ev.kind, spec.layer, ev.entity_id, t_us, received, ev.source, text, wkb,
+             user, session, client)
+        )  # fmt: skip
     if problems:
         raise InputError(problems=problems)
     return rows
@@ -1131,8 +1313,8 @@ def _bytes(b: Any) -> bytes | None:
 
 
 def _pg_row(r: Row) -> tuple:
-    eid, kind, layer, ent, t, rec, src, props, wkb = r
-    return (eid, kind, layer, ent, _us_to_dt(t), _us_to_dt(rec), src, props, wkb)
+    eid, kind, layer, ent, t, rec, src, props, wkb, *who = r
+    return (eid, kind, layer, ent, _us_to_dt(t), _us_to_dt(rec), src, props, wkb, *who)
 
 
 def _file_values(f: FileRecord) -> tuple:

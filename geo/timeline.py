@@ -50,6 +50,17 @@ from geo.errors import InputError
 from geo.scenario import Scenario
 from geo.situation import ReplayFigures
 
+__all__ = [
+    "CORDON_DELAY_MIN",
+    "EVENT_COLUMNS",
+    "MAX_HORIZON_MIN",
+    "NOBODY",
+    "build",
+    "Replay",
+    "Timeline",
+    "to_time",
+]
+
 #: Longest simulated span (minutes after ``start``): a week.
 MAX_HORIZON_MIN = 7 * 24 * 60.0
 #: Made-up delay between the first severe incident and its cordon being drawn (demo assumption).

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The app's tests run without signing in: sign-in off is honoured on loopback only (every test
+# server binds 127.0.0.1), with a banner; tests/test_auth*.py start servers with it on.
+os.environ.setdefault("CITYOPS_AUTH", "off")
 CHROMIUM = os.environ.get("CITYOPS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

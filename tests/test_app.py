@@ -76,6 +76,7 @@ def test_catchments_panel_draws_and_tabulates(demo):
 def test_live_store_feeds_the_page(demo, tmp_path, monkeypatch):
     import pandas as pd
 
+    from geo.auth import Actor
     from geo.store import Event, open_store
 
     url = f"sqlite:///{tmp_path / 'ops.sqlite'}"
@@ -84,7 +85,7 @@ def test_live_store_feeds_the_page(demo, tmp_path, monkeypatch):
     assert not at.exception
     assert any("live store" in c.value for c in at.caption)
     # a new incident arrives through the store: the tile counts it on the next run
-    with open_store(url) as store:
+    with open_store(url, actor=Actor.service("test")) as store:
         t = pd.Timestamp.now(tz="Asia/Shanghai")
         store.append(
             [

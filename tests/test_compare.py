@@ -44,6 +44,7 @@ def test_compare_with_itself_has_no_difference(plans):
 def test_keep_two_plans_and_compare_them_on_the_page():
     at = open_app()
     next(s for s in at.sidebar.selectbox if s.label == "Goal").set_value("coverage")
+    at.run()  # the form then asks for what the goal uses (k for coverage)
     next(n for n in at.sidebar.number_input if n.label == "How many (k)").set_value(2)
     next(b for b in at.sidebar.button if b.label == "Suggest sites").click()
     at.run()

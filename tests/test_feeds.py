@@ -23,6 +23,7 @@ import pytest
 import shapely
 
 from geo import cli, feeds
+from geo.auth import Actor
 from geo.feeds import FEEDS, feed_from_name, ingest_folder
 from geo.store import DELAY_ENV, open_store
 from tests.pg_server import backend_url, backends
@@ -47,7 +48,7 @@ def site_layer() -> gpd.GeoDataFrame:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    st = open_store(tmp_path / "ops.sqlite")
+    st = open_store(tmp_path / "ops.sqlite", actor=Actor.service("test"))
     st.register_layer("testing_sites", site_layer())
     yield st
     st.close()
@@ -352,7 +353,7 @@ def test_watch_mode_picks_up_new_files(store, inbox: Path) -> None:
 
 def test_cli_exit_status(tmp_path: Path, inbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
-    with open_store(url) as st:
+    with open_store(url, actor=Actor.service("test")) as st:
         st.register_layer("testing_sites", site_layer())
     write(inbox / "site_figures_1.csv", figures_csv([("s0", 10, 5, tt(30))]))
     args = ["ingest", str(inbox), "--store", url, "--once", "--settle", "0"]
@@ -544,7 +545,7 @@ def kill9(proc: subprocess.Popen) -> None:
 
 
 def stored_figures(url: str) -> list[tuple[str, str, int]]:
-    with open_store(url) as st:
+    with open_store(url, actor=Actor.service("test")) as st:
         ev = st.events("site_figures")
     return [(s, e, p["queue"]) for s, e, p in zip(ev["source"], ev["entity_id"], ev["props"])]
 
@@ -554,7 +555,7 @@ def test_kill_9_mid_ingest_loses_and_doubles_nothing(
     backend: str, tmp_path: Path, inbox: Path
 ) -> None:
     url = backend_url(backend, tmp_path)
-    with open_store(url) as st:
+    with open_store(url, actor=Actor.service("test")) as st:
         st.register_layer("testing_sites", site_layer())
     expected = fill_inbox(inbox)
     rng = random.Random(11)
@@ -586,7 +587,7 @@ def test_kill_9_mid_ingest_loses_and_doubles_nothing(
     assert listing(inbox) == []
     assert listing(inbox / "processed") == sorted(f"site_figures_{f}.csv" for f in range(N_FILES))
     assert listing(inbox / "rejected") == []
-    with open_store(url) as st:
+    with open_store(url, actor=Actor.service("test")) as st:
         assert st.current("testing_sites")["tested"].notna().all()
 
 
@@ -595,11 +596,11 @@ def test_two_ingesters_and_the_app_at_once_keep_every_event(
     backend: str, tmp_path: Path, inbox: Path
 ) -> None:
     url = backend_url(backend, tmp_path)
-    with open_store(url) as st:
+    with open_store(url, actor=Actor.service("test")) as st:
         st.register_layer("testing_sites", site_layer())
     expected = fill_inbox(inbox)
     procs = [start_ingester(inbox, url, delay=0.005) for _ in range(2)]  # one folder, two watchers
-    with open_store(url) as app:  # meanwhile an analyst draws cordons
+    with open_store(url, actor=Actor.service("test")) as app:  # meanwhile an analyst draws cordons
         for line in procs[0].stdout:  # wait until the ingesters are writing
             if line.startswith("ingesting"):
                 break
@@ -613,7 +614,7 @@ def test_two_ingesters_and_the_app_at_once_keep_every_event(
     outs = [p.communicate(timeout=60)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert sorted(stored_figures(url)) == sorted(expected)
-    with open_store(url) as st:
+    with open_store(url, actor=Actor.service("test")) as st:
         assert len(st.current("cordons")) == 10
     assert listing(inbox) == []
     assert listing(inbox / "processed") == sorted(f"site_figures_{f}.csv" for f in range(N_FILES))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from geo import live, situation
+from geo.auth import Actor
 from geo.store import Event, open_store
 
 
 def test_overlay_applies_site_figures_and_reports_age(demo, tmp_path):
-    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}", actor=Actor.service("test"))
     try:
         first = live.overlay(demo, store)
         assert len(first.layer("testing_sites")) == len(demo.layer("testing_sites"))
@@ -37,7 +38,7 @@ def test_a_cordon_drawn_on_one_screen_is_the_wall_cordon_on_another(demo, tmp_pa
 
     from geo import analyses, drawing
 
-    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}", actor=Actor.service("test"))
     try:
         assert analyses.standing_cordon(live.overlay(demo, store)).summary["by"] == "distance"
         # the analyst draws the lockdown outline (what drawing_panel does with a store)

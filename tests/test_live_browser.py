@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
+from geo.auth import Actor
 from geo.store import Event, open_store
 from tests.conftest import AppServer
 
@@ -44,7 +45,7 @@ def test_new_incident_appears_without_reload_or_losing_the_view(browser, live_ap
         frame = _leaflet(page)
         view = frame.evaluate("() => [map_div.getZoom(), map_div.getCenter().lat]")
 
-        with open_store(url) as store:
+        with open_store(url, actor=Actor.service("test")) as store:
             t = pd.Timestamp.now(tz="Asia/Shanghai")
             store.append(
                 [
@@ -81,7 +82,7 @@ def test_wall_follows_the_store_without_reload(browser, live_app):
         frame_loc.locator("path.co-roads").first.wait_for(state="attached", timeout=60_000)
         before = frame_loc.locator("path.co-incidents").count()
         page.evaluate("window.__no_reload = 9")
-        with open_store(url) as store:
+        with open_store(url, actor=Actor.service("test")) as store:
             t = pd.Timestamp.now(tz="Asia/Shanghai")
             store.append(
                 [

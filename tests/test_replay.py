@@ -39,7 +39,8 @@ def test_replay_after_midnight_and_a_bad_time(night):
     labels = {m.label: m.value for m in at.metric}
     assert labels["Replay time"] == "01:30" and labels["Remaining"] == "0"
     at = open_app(replay="1", t="25:99")
-    assert any("t=25:99" in w.value for w in at.warning)
+    # user text is shown literally: Markdown characters are escaped in the element's source
+    assert any("t=25\\:99" in w.value for w in at.warning)
     assert {m.label: m.value for m in at.metric}["Replay time"] == "18:05"
 
 
@@ -151,7 +152,11 @@ def test_replay_speed_holds_and_pause_stops_on_the_time_shown(browser, app_serve
         expect(page.get_by_role("button", name=re.compile("Play"))).to_be_visible(timeout=20_000)
         page.wait_for_timeout(2000)
         stopped = _clock_minutes(clock.inner_text())
-        assert 0 <= stopped - shown <= 2.5, (shown, stopped)
+        # Half a second of the night is 2.5 min; a frame already on its way when Pause is
+        # pressed may still land (a loaded machine draws a frame every second or so).
+        steps = sorted(b[1] - a[1] for a, b in zip(changes, changes[1:]))
+        frame = steps[len(steps) // 2] if steps else 2.5
+        assert 0 <= stopped - shown <= max(2.5, frame), (shown, stopped, steps)
         page.wait_for_timeout(2000)
         assert _clock_minutes(clock.inner_text()) == stopped  # and it stays
     finally:

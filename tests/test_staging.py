@@ -15,6 +15,8 @@ from shapely.geometry import Point, Polygon
 
 from geo import staging as st
 from geo.errors import InputError
+from geo.staging.coverage import _CoverSwap, _csr
+from geo.staging.p_median import _neighbours, _PMedianSwap
 
 SEEDS = [0, 1, 2, 3]
 
@@ -155,11 +157,11 @@ def _check_swaps(state, fresh, n_swaps, fields, sense):
 def test_p_median_swap_matrices_stay_exact(short_lists):
     cost, w = instance(120, 40, 9)
     wc = w[:, None] * cost
-    nbrs = st._neighbours(wc, 10) if short_lists else None
-    state = st._PMedianSwap(wc, np.array([3, 0, 5, 9, 20]), 1, nbrs)
+    nbrs = _neighbours(wc, 10) if short_lists else None
+    state = _PMedianSwap(wc, np.array([3, 0, 5, 9, 20]), 1, nbrs)
     _check_swaps(
         state,
-        lambda s: st._PMedianSwap(wc, s, 1, nbrs),
+        lambda s: _PMedianSwap(wc, s, 1, nbrs),
         40,
         ("gain", "loss", "extra", "d1", "d2"),
         -1,
@@ -169,10 +171,10 @@ def test_p_median_swap_matrices_stay_exact(short_lists):
 def test_coverage_swap_matrices_stay_exact():
     cost, w = instance(120, 40, 10)
     a = cost <= 20
-    acsr = st._csr(a)
-    state = st._CoverSwap(a, acsr, w, np.array([3, 0, 5, 9]), 1)
+    acsr = _csr(a)
+    state = _CoverSwap(a, acsr, w, np.array([3, 0, 5, 9]), 1)
     _check_swaps(
-        state, lambda s: st._CoverSwap(a, acsr, w, s, 1), 40, ("gain", "loss", "extra", "cnt"), 1
+        state, lambda s: _CoverSwap(a, acsr, w, s, 1), 40, ("gain", "loss", "extra", "cnt"), 1
     )
 
 

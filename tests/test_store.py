@@ -21,6 +21,7 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from geo import layers
+from geo.auth import Actor
 from geo.errors import InputError
 from geo.store import (
     DELAY_ENV,
@@ -34,6 +35,7 @@ from tests.pg_server import backend_url, backends, require_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = "Asia/Shanghai"
+TESTER = Actor.service("test")
 
 
 @pytest.fixture(params=backends())
@@ -43,7 +45,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(url: str):
-    st = open_store(url, tz=TZ)
+    st = open_store(url, tz=TZ, actor=TESTER)
     yield st
     st.close()
 
@@ -79,16 +81,18 @@ def t(hhmm: str) -> str:
 
 def test_urls_choose_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with open_store("sqlite:///rel.sqlite") as st:  # three slashes: relative, as in SQLAlchemy
+    with open_store(
+        "sqlite:///rel.sqlite", actor=TESTER
+    ) as st:  # three slashes: relative, as in SQLAlchemy
         assert isinstance(st, SqliteStore)
     assert (tmp_path / "rel.sqlite").exists()
-    with open_store(f"sqlite:///{tmp_path}/abs.sqlite") as st:
+    with open_store(f"sqlite:///{tmp_path}/abs.sqlite", actor=TESTER) as st:
         assert st.path == tmp_path / "abs.sqlite"
-    with open_store(tmp_path / "plain.sqlite") as st:
+    with open_store(tmp_path / "plain.sqlite", actor=TESTER) as st:
         assert isinstance(st, SqliteStore)
     for bad in ("mysql://x/y", "sqlite://", "sqlite:///"):
         with pytest.raises(InputError) as err:
-            open_store(bad)
+            open_store(bad, actor=TESTER)
         assert err.value.field == "store"
 
 
@@ -102,21 +106,21 @@ def test_unreachable_server_is_a_clear_error() -> None:
 
 def test_sqlite_file_is_wal_and_refuses_a_newer_schema(tmp_path: Path) -> None:
     path = tmp_path / "ops.sqlite"
-    open_store(path).close()
+    open_store(path, actor=TESTER).close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.execute("UPDATE ops_meta SET value = '99' WHERE key = 'schema_version'")
     db.commit()
     db.close()
     with pytest.raises(StoreError, match="schema version 99"):
-        open_store(path)
+        open_store(path, actor=TESTER)
 
 
 def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "ops.sqlite"
     path.write_text("this is not sqlite " * 100)
     with pytest.raises(StoreError, match="not a usable SQLite store"):
-        open_store(path)
+        open_store(path, actor=TESTER)
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -266,7 +270,7 @@ def test_returned_layers_follow_the_schemas(store) -> None:
 
 
 def test_restart_shows_the_same_state(url: str) -> None:
-    with open_store(url) as st:
+    with open_store(url, actor=TESTER) as st:
         st.register_layer("testing_sites", sites(3))
         st.append([Event("site_figures", "s1", t("19:00"), {"queue": 40, "tested": 100})])
         st.append([incident("i1", t("18:00"))])
@@ -279,7 +283,7 @@ def test_restart_shows_the_same_state(url: str) -> None:
         )
         before = {k: st.current(k) for k in ("testing_sites", "incidents", "cordons")}
         past = st.current("testing_sites", at=t("18:59"))
-    with open_store(url) as st:  # a new connection sees exactly the same
+    with open_store(url, actor=TESTER) as st:  # a new connection sees exactly the same
         for k, frame in before.items():
             assert_geodataframe_equal(st.current(k), frame)
         assert_geodataframe_equal(st.current("testing_sites", at=t("18:59")), past)
@@ -335,7 +339,7 @@ def test_postgis_keeps_a_real_geometry_column() -> None:
     import psycopg
 
     url = require_server().fresh_database()
-    with open_store(url) as st:
+    with open_store(url, actor=TESTER) as st:
         st.put_drawing(
             "cordons",
             "c1",
@@ -358,9 +362,10 @@ def test_postgis_keeps_a_real_geometry_column() -> None:
 
 WRITER = """
 import pathlib, sys, time
+from geo.auth import Actor
 from geo.store import Event, open_store
 url, tag, go = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
-st = open_store(url)
+st = open_store(url, actor=Actor.service("writer"))
 (go.parent / f"ready-{tag}").touch()
 while not go.exists():
     time.sleep(0.01)
@@ -375,7 +380,7 @@ print(start, time.time())
 
 
 def test_two_writers_at_once_keep_every_event(url: str, tmp_path: Path) -> None:
-    with open_store(url) as st:
+    with open_store(url, actor=TESTER) as st:
         st.register_layer("testing_sites", sites(1))
         base = st.count()
     go = tmp_path / "go"
@@ -400,7 +405,7 @@ def test_two_writers_at_once_keep_every_event(url: str, tmp_path: Path) -> None:
     assert [p.returncode for p in procs] == [0, 0]
     spans = [tuple(map(float, out.split())) for out in outs]
     assert max(s for s, _ in spans) < min(e for _, e in spans)  # they did run at the same time
-    with open_store(url) as st:
+    with open_store(url, actor=TESTER) as st:
         ev = st.events("site_figures")
         assert st.count() == base + 2 * 15 * 8
     assert set(ev["event_id"]) == {

@@ -266,9 +266,10 @@ def test_demo_frames_and_clamp(night):
 
 def test_a_recorded_night_replays_what_the_store_held(demo, tmp_path):
     from geo import live
+    from geo.auth import Actor
     from geo.store import Event, open_store
 
-    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}", actor=Actor.service("test"))
     try:
         live.overlay(demo, store)  # registers the scenario (incidents at their report times)
         t = pd.Timestamp("2021-10-31T19:00:00+08:00")
@@ -303,9 +304,10 @@ def test_a_recorded_night_replays_what_the_store_held(demo, tmp_path):
 
 
 def test_an_empty_store_records_nothing(demo, tmp_path):
+    from geo.auth import Actor
     from geo.store import open_store
 
-    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    store = open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}", actor=Actor.service("test"))
     try:
         rec = recording.record(demo, store)
         assert rec.start == rec.end and len(rec.events) == 0

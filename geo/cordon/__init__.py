@@ -66,9 +66,11 @@ from geo.cordon.common import (
     BAND_ZH,
     BANDS,
     CHECKPOINT_COLUMNS,
+    MAX_RING,
     VENUE_EXIT,
     By,
     Unit,
+    check_rings,
 )
 from geo.cordon.common import _incident_geoms as _incident_geoms  # for the benchmarks
 from geo.cordon.network_zones import _length_view as _length_view  # for tests, benchmarks
@@ -86,12 +88,14 @@ __all__ = [
     "BAND_ZH",
     "CHECKPOINT_COLUMNS",
     "CLASS_ORDER",
+    "MAX_RING",
     "DEFAULT_STAFF_UNKNOWN",
     "VENUE_EXIT",
     "By",
     "CordonResult",
     "CordonSummary",
     "Unit",
+    "check_rings",
     "checkpoints",
     "people_in_zones",
     "select_incidents",

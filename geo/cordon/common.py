@@ -20,14 +20,21 @@ __all__ = [
     "BAND_COLUMNS",
     "BAND_ZH",
     "CHECKPOINT_COLUMNS",
+    "MAX_RING",
     "VENUE_EXIT",
     "By",
     "Unit",
+    "check_rings",
 ]
 
 
 By = Literal["distance", "network", "drawn"]
 Unit = Literal["m", "min"]
+
+#: The largest ring limit per unit. A cordon is city-scale: beyond 200 km a buffer leaves the
+#: local metric CRS's area of use and its coordinates stop being finite (1e12 m gave inf). Travel
+#: times are bounded by the network itself; a week is only a guard against absurd input.
+MAX_RING: dict[str, float] = {"m": 200_000.0, "min": 7 * 24 * 60.0}
 
 #: The three bands, innermost first, and their Chinese names.
 BANDS: tuple[str, ...] = ("lockdown", "control", "prevention")
@@ -99,6 +106,13 @@ def _check_limits(values: Sequence[float] | float, name: str, unit: str) -> np.n
             field=name,
             expected=f"positive {words} such as {example}",
         )
+    top = MAX_RING[unit]
+    if (lim > top).any():
+        raise InputError(
+            f"the rings must be at most {top:g} {words}, got {', '.join(f'{v:g}' for v in lim)}",
+            field=name,
+            expected=f"{words} up to {top:g} such as {example}",
+        )
     if (np.diff(lim) <= 0).any():
         raise InputError(
             f"the rings must increase outwards, got {', '.join(f'{v:g}' for v in lim)}",
@@ -106,6 +120,20 @@ def _check_limits(values: Sequence[float] | float, name: str, unit: str) -> np.n
             expected=f"increasing {words}, lockdown first, such as {example}",
         )
     return lim
+
+
+def check_rings(values: Sequence[float] | float, unit: Unit = "m") -> np.ndarray:
+    """Ring limits as an array, or an InputError: one to three finite, positive, increasing
+    numbers of ``unit`` up to :data:`MAX_RING`.
+
+    >>> check_rings([500, 2000, 5000]).tolist()
+    [500.0, 2000.0, 5000.0]
+    >>> check_rings([1e12])
+    Traceback (most recent call last):
+    ...
+    geo.errors.InputError: field 'rings': the rings must be at most 200000 metres, got 1e+12 ...
+    """
+    return _check_limits(values, "rings", unit)
 
 
 def _metric_crs(gdf: gpd.GeoDataFrame, crs: CRS | str | int | None) -> CRS:

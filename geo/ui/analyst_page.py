@@ -12,20 +12,25 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import io, mapview, report, situation
+from geo import io, mapview, printsheet, report, situation
 from geo import scenario as scen
 from geo.layers import LAYER_KINDS, SCHEMAS
 from geo.ui import (
+    alerts_panel,
     catchment_panel,
     cordon_panel,
     crowd_panel,
     drawing_panel,
+    find_panel,
+    measure_panel,
+    signin,
     staging_panel,
     state,
     timeline_panel,
     upload_panel,
     urlstate,
 )
+from geo.ui.widgets import plain
 
 CSS = """
 <style>
@@ -53,14 +58,19 @@ def render() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
     sc = state.scenario_or_stop()
     _count_run()
+    who = state.actor()
 
-    st.title(sc.name)
+    st.title(plain(sc.name))
     if sc.settings.description:
-        st.caption(sc.settings.description)
+        st.caption(plain(sc.settings.description))
     with st.sidebar:
-        cordon_panel.controls(sc)
-        catchment_panel.controls(sc)
-        staging_panel.controls(sc)
+        signin.sidebar()
+        # A viewer's workbench is read-only: no analysis (the panels would compute on the
+        # server, also from a link's parameters), no upload, no export.
+        if who.may("analyse"):
+            cordon_panel.controls(sc)
+            catchment_panel.controls(sc)
+            staging_panel.controls(sc)
     # Results sit beside the map, the newest first, where the eye is after pressing a button.
     c_map, c_side = st.columns([2.3, 1], gap="medium")
     with c_map:
@@ -68,6 +78,8 @@ def render() -> None:
     with c_side, st.container(key="co-results"):
         if drawing_panel.active() and not timeline_panel.active():
             drawing_panel.pending_form(sc)
+        if measure_panel.active():
+            measure_panel.results()
         for key in state.results_order(list(RESULT_PANELS)):
             RESULT_PANELS[key].results()
         if not any(
@@ -77,21 +89,29 @@ def render() -> None:
                 "Results of *Cordon*, *Catchments* and *Staging* (in the sidebar) appear here, "
                 "beside the map, and the map zooms to them."
             )
-    staging_panel.compare(sc)
+    if who.may("analyse"):
+        staging_panel.compare(sc)
 
     with st.sidebar:
         _views_link()
-        upload_panel.render(sc)
-        crowd_panel.controls(sc)
-        _export_panel(sc)
+        alerts_panel.panel(sc)
+        if who.may("upload"):
+            upload_panel.render(sc)
+            crowd_panel.controls(sc)
+        if who.may("export"):
+            _export_panel(sc)
         _data_notes(sc)
 
 
 def _live_view() -> None:
     """Tiles and map; with a live store (or while the replay plays) this fragment reruns on a
     timer, alone."""
+    signin.recheck()  # a live fragment must stop when its session ends
     sc = state.live_scenario()
-    c_layers, c_draw, c_replay = st.columns([4, 1.3, 1.3], vertical_alignment="bottom")
+    c_find, c_layers, c_draw, c_measure, c_replay = st.columns(
+        [2.2, 3, 1.1, 1.1, 1.1], vertical_alignment="bottom"
+    )
+    find_panel.controls(sc, c_find)
     tiles = st.container()
     replay = c_replay.toggle(
         "Replay the night",
@@ -104,12 +124,15 @@ def _live_view() -> None:
         st.rerun(scope="app")
     tl = timeline_panel.night(sc) if replay else None
     drawing = not replay and drawing_panel.active()  # one draws on the present, not a replay
+    measuring = not replay and not drawing and measure_panel.active()
     if not replay:
         drawing_panel.toggle(c_draw)
+        measure_panel.toggle(c_measure)
     extra = [
         *cordon_panel.map_layers(),
         *catchment_panel.map_layers(),
         *staging_panel.map_layers(),
+        *find_panel.map_layers(),
     ]
     with tiles:
         if tl is not None:
@@ -132,6 +155,8 @@ def _live_view() -> None:
     )
     if drawing:
         drawing_panel.add_to_map(live_map.base, sc)
+    elif measuring:
+        measure_panel.add_to_map(live_map.base)
     # The base map stays identical between refreshes (same component key): only the feature
     # groups are swapped, so the user's zoom and pan survive. Only a click (or, while drawing,
     # the drawings) comes back: panning and zooming must not rerun the script.
@@ -145,10 +170,13 @@ def _live_view() -> None:
         use_container_width=True,
         center=center,
         zoom=zoom,
-        returned_objects=["all_drawings"] if drawing else ["last_clicked"],
+        returned_objects=["all_drawings"] if drawing or measuring else ["last_clicked"],
     )
     if drawing:
         drawing_panel.handle(sc, (out or {}).get("all_drawings"))
+        return
+    if measuring:
+        measure_panel.handle(sc, (out or {}).get("all_drawings"))
         return
     clicked = (out or {}).get("last_clicked")
     if clicked and clicked.get("lng") is not None:
@@ -162,6 +190,8 @@ MAP_HEIGHT = 760
 #: The map's width on a 1920-px screen with the sidebar open (the fit's assumption).
 MAP_WIDTH = 1050
 RESULT_PANELS = {"cordon": cordon_panel, "catchments": catchment_panel, "staging": staging_panel}
+#: Whatever can move the map to itself: the results, and a place found.
+FITS = {**RESULT_PANELS, "found": find_panel}
 
 
 def _fit() -> tuple[tuple[float, float] | None, int | None]:
@@ -170,8 +200,8 @@ def _fit() -> tuple[tuple[float, float] | None, int | None]:
     latest = state.latest_result()
     if latest is None:
         return None, None
-    layers = RESULT_PANELS[latest].map_layers()
-    return mapview.fit_view([lay.gdf for lay in layers], MAP_WIDTH, MAP_HEIGHT)
+    layers = FITS[latest].map_layers()
+    return mapview.fit_view([lay.gdf for lay in layers], MAP_WIDTH, MAP_HEIGHT, max_zoom=17)
 
 
 def _layer_picker(sc: scen.Scenario, extra: list[mapview.MapLayer]) -> set[str]:
@@ -263,6 +293,7 @@ def _export_panel(sc: scen.Scenario) -> None:
             mime="application/geo+json",
             key=f"dl-{kind}",
             width="stretch",
+            on_click=signin.on_export(f"{kind}.geojson", kind),
         )
     st.download_button(
         "Whole scenario · GeoPackage",
@@ -273,23 +304,31 @@ def _export_panel(sc: scen.Scenario) -> None:
         mime="application/geopackage+sqlite3",
         key="dl-gpkg",
         width="stretch",
+        on_click=signin.on_export("scenario.gpkg"),
     )
     _full_export(sc)
 
 
+def _current_results() -> tuple[dict, dict, list[mapview.MapLayer]]:
+    """The panels' current results: (GeoJSON results, report tables, map layers)."""
+    results, tables = {}, {}
+    for panel in (cordon_panel, catchment_panel, staging_panel):
+        r, t = panel.exports()
+        results.update(r)
+        tables.update(t)
+    extra = [
+        *cordon_panel.map_layers(),
+        *catchment_panel.map_layers(),
+        *staging_panel.map_layers(),
+    ]
+    return results, tables, extra
+
+
 def _full_export(sc: scen.Scenario) -> None:
-    """Everything in one zip: GeoJSON per layer and result, GeoPackage, offline HTML report."""
+    """Everything in one zip: GeoJSON per layer and result, GeoPackage, offline HTML report;
+    and the A3 print sheet of the map with the same results."""
     if st.button("Prepare full export (zip + report)", width="stretch"):
-        results, tables = {}, {}
-        for panel in (cordon_panel, catchment_panel, staging_panel):
-            r, t = panel.exports()
-            results.update(r)
-            tables.update(t)
-        extra = [
-            *cordon_panel.map_layers(),
-            *catchment_panel.map_layers(),
-            *staging_panel.map_layers(),
-        ]
+        results, tables, extra = _current_results()
         with st.spinner("Writing the export…"):
             page = report.situation_report(sc, extra, tables=tables)
             st.session_state["full_export"] = (
@@ -306,6 +345,7 @@ def _full_export(sc: scen.Scenario) -> None:
             mime="application/zip",
             width="stretch",
             key="dl-zip",
+            on_click=signin.on_export("cityops_export.zip"),
         )
         st.download_button(
             "Situation report · HTML (offline)",
@@ -314,6 +354,26 @@ def _full_export(sc: scen.Scenario) -> None:
             mime="text/html",
             width="stretch",
             key="dl-report",
+            on_click=signin.on_export("situation_report.html"),
+        )
+    if st.button("Print sheet (PDF, A3)", width="stretch", key="print-sheet"):
+        try:
+            with st.spinner("Printing the sheet (headless Chromium)…"):
+                hidden = urlstate.hidden_layers()  # the layers the map shows, on paper too
+                sheet = printsheet.pdf(sc, _current_results()[2], hidden=hidden)
+        except Exception as exc:  # InputError (no Chromium) or a browser failure: a message
+            st.error(f"The print sheet could not be made.\n\n{exc}")
+        else:
+            st.session_state["print_sheet"] = (state.version(), sheet)
+    ready = st.session_state.get("print_sheet")
+    if ready and ready[0] == state.version():
+        st.download_button(
+            "Print sheet · PDF (A3 landscape)",
+            ready[1],
+            "situation_sheet.pdf",
+            mime="application/pdf",
+            width="stretch",
+            key="dl-sheet",
         )
 
 
@@ -322,4 +382,4 @@ def _data_notes(sc: scen.Scenario) -> None:
     if notes:
         with st.expander("Data notes"):
             for n in notes:
-                st.caption(n)
+                st.caption(plain(n))

@@ -6,9 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from geo import analyses, io, mapview, tables
+from geo import results as published
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state, urlstate, widgets
+from geo.ui import signin, state, urlstate, widgets
+from geo.ui.widgets import plain
 
 KIND_LABELS = {
     "travel_time": "Travel time (nearest by road)",
@@ -68,7 +70,7 @@ def controls(sc: Scenario) -> None:
                 bands = analyses.isochrones(sc, p["mode"]) if p["iso"] else None
         except InputError as exc:
             state.forget("catchment_result")  # a failed run leaves no stale result on screen
-            st.error(f"Catchments could not be computed.\n\n{exc}")
+            st.error(f"Catchments could not be computed.\n\n{plain(exc)}")
             return
         state.keep_result(
             "catchment_result",
@@ -78,6 +80,7 @@ def controls(sc: Scenario) -> None:
             result=result,
             isochrones=bands,
         )
+        published.publish_catchments(result, bands, params=p)  # served to desktop GIS
         URL.set(p)
         state.show_result("catchments")
     if state.clear_button("catchment_result", "Clear catchments"):
@@ -88,7 +91,7 @@ def _area(sc: Scenario, scope: str):
     """The held area when asked for and there is one (else everyone: None)."""
     area, note = analyses.demand_area(sc, scope)
     if note:
-        st.caption(note)
+        st.caption(plain(note))
     return area
 
 
@@ -140,6 +143,7 @@ def results() -> None:
         io.to_geojson(_json_safe(result.sites)),
         file_name=f"catchments_{res['kind']}_{res['mode']}.geojson",
         mime="application/geo+json",
+        on_click=signin.on_export(f"catchments_{res['kind']}_{res['mode']}.geojson"),
     )
     if res["isochrones"] is not None:
         c2.download_button(
@@ -147,6 +151,7 @@ def results() -> None:
             io.to_geojson(res["isochrones"]),
             file_name=f"isochrones_{res['mode']}.geojson",
             mime="application/geo+json",
+            on_click=signin.on_export(f"isochrones_{res['mode']}.geojson"),
         )
 
 

@@ -7,11 +7,13 @@ import pandas as pd
 import streamlit as st
 from shapely.geometry import Point
 
-from geo import analyses, io, mapview, tables
+from geo import analyses, cordon, io, mapview, tables
+from geo import results as published
 from geo.constants import DEFAULT_RINGS_M, DEFAULT_RINGS_MIN
 from geo.errors import InputError
 from geo.scenario import Scenario
-from geo.ui import state, urlstate, widgets
+from geo.ui import signin, state, urlstate, widgets
+from geo.ui.widgets import plain
 
 CLICKED = "__clicked__"
 BY_LABELS = {
@@ -41,8 +43,9 @@ def _point(text: str) -> tuple[float, float]:
     return (lon, lat)
 
 
-def _rings(text: str) -> str:
-    analyses.parse_rings(text)  # raises InputError (a ValueError) when not three limits
+def _rings(text: str, unit: str = "m") -> str:
+    # raises InputError (a ValueError) when not numbers, not finite, or beyond a city's scale
+    cordon.check_rings(analyses.parse_rings(text), unit)  # type: ignore[arg-type]
     return text
 
 
@@ -92,7 +95,7 @@ def controls(sc: Scenario) -> None:
     st.session_state[K["ids"]] = [i for i in st.session_state[K["ids"]] if i in options]
     by0 = URL.seed(K["by"], "by", str, "distance", choices=BY_LABELS)
     st.session_state.setdefault("cordon_unit", UNIT[by0])
-    URL.seed(K["rings"], "rings", _rings, DEFAULT_RINGS[UNIT[by0]])
+    URL.seed(K["rings"], "rings", lambda t: _rings(t, UNIT[by0]), DEFAULT_RINGS[UNIT[by0]])
     URL.seed(K["mode"], "mode", str, "walk", choices=("walk", "drive"))
     URL.seed(K["foot"], "foot", urlstate.as_bool, True)
     # Outside the form: changing it reruns the panel, so the rings can follow the unit.
@@ -128,14 +131,15 @@ def controls(sc: Scenario) -> None:
             result = _run(sc, p["ids"], p["by"], p["rings"], p["mode"], p["foot"], clicked)
         except InputError as exc:
             state.forget("cordon_result")  # a failed run leaves no stale result on screen
-            st.error(f"The cordon could not be drawn.\n\n{exc}")
+            st.error(f"The cordon could not be drawn.\n\n{plain(exc)}")
             return
         state.keep_result("cordon_result", result=result, warning=warning)
+        published.publish_cordon(result)  # served to desktop GIS (geo.web.ogc)
         URL.set({**p, "point": clicked if CLICKED in p["ids"] else None})
         state.show_result("cordon")
     kept = state.result("cordon_result")
     if kept and kept.get("warning"):
-        st.warning(kept["warning"])
+        st.warning(plain(kept["warning"]))
     if state.clear_button("cordon_result", "Clear cordon"):
         URL.clear()
 
@@ -234,12 +238,14 @@ def results() -> None:
         io.to_geojson(out),
         "cordon_bands.geojson",
         mime="application/geo+json",
+        on_click=signin.on_export("cordon_bands.geojson"),
     )
     c2.download_button(
         "Checkpoints · GeoJSON",
         io.to_geojson(cps),
         "checkpoints.geojson",
         mime="application/geo+json",
+        on_click=signin.on_export("checkpoints.geojson"),
     )
 
 

@@ -12,12 +12,13 @@ from geo.errors import InputError
 from geo.layers import validate
 from geo.scenario import Scenario
 from geo.ui import state
+from geo.ui.widgets import plain
 
 
 def controls(sc: Scenario) -> None:
     flash = st.session_state.get("crowd_flash")
     if flash:
-        st.success(flash)  # outside the expander, which is closed again after the rerun
+        st.success(plain(flash))  # outside the expander, which is closed again after the rerun
     with st.expander("Crowd points → crowd zones"):
         with st.form("crowd"):
             file = st.file_uploader(
@@ -57,7 +58,9 @@ def _aggregate(sc: Scenario, file, cell_m: float, datum: str) -> None:
             layer, report = validate(grid, "crowd_zones", source=file.name, tz=sc.settings.timezone)
         except InputError as exc:
             bar.empty()
-            st.error(f"**{file.name} was not loaded; the scenario is unchanged.**\n\n{exc}")
+            st.error(
+                f"**{plain(file.name)} was not loaded; the scenario is unchanged.**\n\n{plain(exc)}"
+            )
             return
     bar.empty()
     state.replace(sc.with_layer("crowd_zones", layer, report))

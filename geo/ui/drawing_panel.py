@@ -18,8 +18,10 @@ import streamlit as st
 
 from geo import drawing
 from geo import scenario as scen
+from geo.auth import PermissionDenied
 from geo.errors import InputError
 from geo.ui import state, urlstate
+from geo.ui.widgets import plain
 
 PENDING = "drawing_pending"
 APPLIED = "drawing_applied"
@@ -27,12 +29,21 @@ FLASH = "drawing_flash"  # shown after the rerun that a save causes
 INCIDENT_KINDS = ("outbreak_trace", "crowd", "traffic", "fire", "medical", "other")
 
 
+def allowed() -> bool:
+    """Whether the acting user may draw: on the shared record (a store) operators and admins;
+    in their own session's scenario (no store) analysts too."""
+    return state.actor().may("write" if state.store() is not None else "analyse")
+
+
 def active() -> bool:
-    return urlstate.get("draw") == "1"
+    return urlstate.get("draw") == "1" and allowed()
 
 
 def toggle(container) -> None:
-    """The switch that turns drawing on and off (kept in the URL)."""
+    """The switch that turns drawing on and off (kept in the URL); absent for those who may
+    not draw."""
+    if not allowed():
+        return
     on = container.toggle(
         "Draw on the map",
         value=active(),
@@ -41,6 +52,8 @@ def toggle(container) -> None:
     )
     if on != active():
         urlstate.set_("draw", "1" if on else None)
+        if on:
+            urlstate.set_("measure", None)  # one toolbar at a time
         st.rerun(scope="app")
 
 
@@ -68,11 +81,15 @@ def handle(sc: scen.Scenario, all_drawings: list | None) -> None:
             drawing.scenario_drawings(sc), all_drawings, crs_metric=sc.metric_crs()
         )
     except InputError as exc:
-        st.error(f"The drawing could not be read; nothing was changed.\n\n{exc}")
+        st.error(f"The drawing could not be read; nothing was changed.\n\n{plain(exc)}")
         return
     st.session_state[PENDING] = changes.new.reset_index(drop=True)
     if changes.edited or changes.deleted:
-        _save_changes(sc, changes)
+        try:
+            _save_changes(sc, changes)
+        except PermissionDenied as exc:  # the store refuses, whatever the page showed
+            st.error(f"Not saved: {plain(exc)}")
+            return
         st.rerun(scope="app")
     if len(changes.new):
         st.rerun(scope="app")  # the form below the map asks what the new shape is
@@ -83,22 +100,23 @@ def _save_changes(sc: scen.Scenario, changes: drawing.DrawingChanges) -> None:
     if store is None:
         state.replace(drawing.apply_changes(state.scenario_of_session(), changes))
         return
+    who = state.actor()
     for fid in changes.deleted:
         kind = "cordons" if fid in set(sc.layer("cordons")["id"]) else "incidents"
-        store.remove(kind, fid)
+        store.remove(kind, fid, source="drawing", actor=who)
     moved = drawing.apply_changes(sc, changes)
     for kind in ("incidents", "cordons"):
         layer = moved.layer(kind)
         rows = layer[layer["id"].isin(changes.edited)]
         if len(rows):
-            store.register_layer(kind, rows, at=_utc_now(), source="drawing")
+            store.register_layer(kind, rows, at=_utc_now(), source="drawing", actor=who)
 
 
 def pending_form(sc: scen.Scenario) -> None:
     """Beside the map: what each new shape becomes (or discard it)."""
     flash = st.session_state.pop(FLASH, None)
     if flash:
-        st.success(flash)
+        st.success(plain(flash))
     if state.store() is None:
         st.caption(
             "Drawings are kept in this session's scenario and exported with it. To share them "
@@ -152,13 +170,19 @@ def _save_new(sc, geometry, role, name, kind, severity) -> None:
             sc, geometry, role, name=name, kind=kind, severity=severity, at=_now(sc)
         )
     except InputError as exc:
-        st.error(f"Not saved.\n\n{exc}")
+        st.error(f"Not saved.\n\n{plain(exc)}")
         return
-    st.session_state[FLASH] = f"Saved {row['id'].iloc[0]} as {drawing.ROLES[role].lower()}."
     store = state.store()
     if store is not None:
-        store.register_layer(layer, row, at=_utc_now(), source="drawing")
+        try:
+            store.register_layer(layer, row, at=_utc_now(), source="drawing", actor=state.actor())
+        except PermissionDenied as exc:  # the store refuses, whatever the page showed
+            st.session_state[FLASH] = None
+            st.error(f"Not saved: {plain(exc)}")
+            return
+        st.session_state[FLASH] = f"Saved {row['id'].iloc[0]} as {drawing.ROLES[role].lower()}."
         return
+    st.session_state[FLASH] = f"Saved {row['id'].iloc[0]} as {drawing.ROLES[role].lower()}."
     own = state.scenario_of_session()
     merged = gpd.GeoDataFrame(pd.concat([own.layer(layer), row], ignore_index=True), crs=4326)
     state.replace(own.with_layer(layer, merged))

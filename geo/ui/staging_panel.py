@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import html
 import math
+from typing import Any
 
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo import analyses, io, mapview, tables
+from geo import analyses, io, mapview, staging, tables
+from geo import results as published
 from geo.errors import InputError
 from geo.scenario import Scenario
 from geo.ui import state, urlstate, widgets
 
-OBJECTIVE_LABELS = {
-    "deadline": "Everyone tested by the deadline (fewest teams)",
-    "coverage": "Most people within T minutes (k sites)",
-    "p_median": "Least average travel (k sites)",
-    "p_center": "Least worst-case travel (k sites)",
-    "set_cover": "Everyone within T minutes (fewest sites)",
-}
+#: The goals, read off the staging registry (one name and one label per goal everywhere).
+OBJECTIVE_LABELS = {name: goal.label for name, goal in staging.OBJECTIVES.items()}
 # What each resource usually asks for: objective, mode, T.
 RESOURCE_DEFAULTS = {
     "testing_team": ("deadline", "walk", 15),
@@ -31,8 +27,19 @@ SCOPES = analyses.DEMAND_SCOPES
 
 URL = urlstate.Panel("stage")
 
-
-K = {k: f"stage_{k}" for k in ("resource", "goal", "k", "T", "mode", "lanes", "scope")}
+#: The panel's parameters: URL key -> (parse, default, choices). The URL seeds the widgets,
+#: and a plan kept as A or B is recomputed from the same keys.
+PARAMS: dict[str, tuple[Any, Any, Any]] = {
+    "resource": (str, "testing_team", analyses.RESOURCES),
+    "goal": (str, "deadline", OBJECTIVE_LABELS),
+    "k": (int, 3, range(1, 51)),
+    "T": (int, 15, range(1, 181)),
+    "mode": (str, "walk", ("walk", "drive")),
+    "lanes": (int, 10, range(1, 41)),
+    "scope": (analyses.scope_key, "held", SCOPES),
+    "cap": (urlstate.as_bool, False, None),
+}
+K = {k: f"stage_{k}" for k in PARAMS}  # widget keys
 
 
 def _resource_changed() -> None:
@@ -41,17 +48,25 @@ def _resource_changed() -> None:
     st.session_state.update({K["goal"]: goal, K["mode"]: mode, K["T"]: t})
 
 
+def _from_url(url: urlstate.Panel, seed: bool) -> dict[str, Any]:
+    """The parameters in ``url``: as the widgets' first values (``seed``), or as they are."""
+    resource = url.get("resource", str, "testing_team", choices=analyses.RESOURCES)
+    goal0, mode0, t0 = RESOURCE_DEFAULTS[resource]
+    defaults = {"goal": goal0, "mode": mode0, "T": t0, "cap": resource == "testing_team"}
+    out = {}
+    for name, (parse, default, choices) in PARAMS.items():
+        value = defaults.get(name, default)
+        out[name] = (
+            url.seed(K[name], name, parse, value, choices=choices)
+            if seed
+            else url.get(name, parse, value, choices=choices)
+        )
+    return out
+
+
 def controls(sc: Scenario) -> None:
     st.header("Staging")
-    # The URL seeds each widget once; the widgets own their values from then on.
-    resource = URL.seed(K["resource"], "resource", str, "testing_team", choices=analyses.RESOURCES)
-    goal0, mode0, t0 = RESOURCE_DEFAULTS[resource]
-    URL.seed(K["goal"], "goal", str, goal0, choices=OBJECTIVE_LABELS)
-    URL.seed(K["k"], "k", int, 3, choices=range(1, 51))
-    URL.seed(K["T"], "T", int, t0, choices=range(1, 181))
-    URL.seed(K["mode"], "mode", str, mode0, choices=("walk", "drive"))
-    URL.seed(K["lanes"], "lanes", int, 10, choices=range(1, 41))
-    URL.seed(K["scope"], "scope", analyses.scope_key, "held", choices=SCOPES)
+    _from_url(URL, seed=True)  # the URL seeds each widget once; then the widgets own them
     st.selectbox(
         "Resource",
         list(analyses.RESOURCES),
@@ -59,29 +74,45 @@ def controls(sc: Scenario) -> None:
         key=K["resource"],
         on_change=_resource_changed,
     )
+    # Outside the form: the form then asks only for what the goal uses (the registry says).
+    st.selectbox(
+        "Goal", list(OBJECTIVE_LABELS), format_func=lambda k: OBJECTIVE_LABELS[k], key=K["goal"]
+    )
+    uses = staging.OBJECTIVES[st.session_state[K["goal"]]].params
     with st.form("staging"):
-        st.selectbox(
-            "Goal",
-            list(OBJECTIVE_LABELS),
-            format_func=lambda k: str(OBJECTIVE_LABELS[k]),
-            key=K["goal"],
+        if "k" in uses:
+            st.number_input("How many (k)", 1, 50, key=K["k"])
+        st.number_input(
+            "T (minutes)",
+            1,
+            180,
+            key=K["T"],
+            help="Travel time that counts as near: the goal for coverage and set cover, and "
+            "the 'within T' figure for every goal.",
         )
-        st.number_input("How many (k)", 1, 50, key=K["k"])
-        st.number_input("T (minutes)", 1, 180, key=K["T"])
         st.radio("Travel", ["walk", "drive"], horizontal=True, key=K["mode"])
-        st.number_input("Lanes per mobile team", 1, 40, key=K["lanes"])
+        if "lanes" in uses or "capacity" in uses:
+            st.number_input("Lanes per mobile team", 1, 40, key=K["lanes"])
+        if "capacity" in uses:
+            st.checkbox(
+                "Each site tests at most what its lanes can by the deadline",
+                key=K["cap"],
+                help="Sites (existing and new) are not sent more people than they can test "
+                "before the deadline.",
+            )
         st.radio("Demand", list(SCOPES), format_func=lambda k: str(SCOPES[k]), key=K["scope"])
         run = st.form_submit_button("Suggest sites")
     ss = st.session_state
     p = {k: ss[K[k]] for k in K}
     p.update({k: int(p[k]) for k in ("k", "T", "lanes")})
+    p["cap"] = bool(p["cap"])
     if run or urlstate.restore_due(URL, "staging_result"):
         try:
             with st.spinner("Optimising…"):
                 result = run_plan(sc, p)
         except InputError as exc:
             state.forget("staging_result")  # a failed run leaves no stale plan on screen
-            st.error(f"No plan.\n\n{exc}")
+            st.error(f"No plan.\n\n{widgets.plain(exc)}")
             return
         state.keep_result(
             "staging_result",
@@ -92,6 +123,7 @@ def controls(sc: Scenario) -> None:
             mode=p["mode"],
             params=p,
         )
+        published.publish_plan(result, params=p)  # served to desktop GIS (geo.web.ogc)
         URL.set(p)
         state.show_result("staging")
     if state.clear_button("staging_result", "Clear plan"):
@@ -109,6 +141,7 @@ def run_plan(sc: Scenario, p: dict) -> analyses.Staging:
         mode=p["mode"],
         lanes=int(p["lanes"]),
         within=area,
+        capacity=bool(p.get("cap", False)),
     )
 
 
@@ -177,10 +210,9 @@ def results() -> None:
     widgets.table(r.sites.drop(columns="geometry"), "staging_sites")
     # The reasons in full (a table cell would cut them).
     for _, row in r.sites.iterrows():
-        st.markdown(
-            f"**{int(row['rank'])}. {html.escape(str(row.get('name') or row['candidate_id']))}**"
-        )
-        st.caption(str(row.get("reason") or ""))
+        name = widgets.plain(row.get("name") or row["candidate_id"])
+        st.markdown(f"**{int(row['rank'])}. {name}**")
+        st.caption(widgets.plain(row.get("reason") or ""))
     _keep_buttons(res)
     out = r.sites.copy()
     out.insert(0, "id", out["candidate_id"].astype(str))
@@ -212,6 +244,7 @@ def _keep_buttons(res: dict) -> None:
     for col, slot in zip(cols, SLOTS):
         if col.button(f"Keep as plan {slot}", key=f"keep-{slot}", width="stretch"):
             state.keep_result(f"plan_{slot}", result=res["result"], params=res["params"])
+            published.publish_plan(res["result"], slot=slot, params=res["params"])
             _slot_url(slot).set(res["params"])
 
 
@@ -219,19 +252,11 @@ def _kept(sc: Scenario, slot: str) -> dict | None:
     """Plan ``slot`` of this session, or recomputed from the URL (a reload, a shared link)."""
     url = _slot_url(slot)
     if urlstate.restore_due(url, f"plan_{slot}"):
-        p = {
-            "resource": url.get("resource", str, "testing_team", choices=analyses.RESOURCES),
-            "goal": url.get("goal", str, "deadline", choices=OBJECTIVE_LABELS),
-            "k": url.get("k", int, 3, choices=range(1, 51)),
-            "T": url.get("T", int, 15, choices=range(1, 181)),
-            "mode": url.get("mode", str, "walk", choices=("walk", "drive")),
-            "lanes": url.get("lanes", int, 10, choices=range(1, 41)),
-            "scope": url.get("scope", analyses.scope_key, "held", choices=SCOPES),
-        }
+        p = _from_url(url, seed=False)
         try:
             state.keep_result(f"plan_{slot}", result=run_plan(sc, p), params=p)
         except InputError as exc:
-            st.error(f"Plan {slot} from the link could not be computed.\n\n{exc}")
+            st.error(f"Plan {slot} from the link could not be computed.\n\n{widgets.plain(exc)}")
     return state.result(f"plan_{slot}")
 
 
@@ -285,9 +310,9 @@ def compare(sc: Scenario) -> None:
             shown[c] = shown[c].map(_cell)
         st.dataframe(shown, hide_index=True, width="stretch")
         st.caption(
-            f"Sites in both: {', '.join(sites['in_both']) or 'none'} · only in A: "
-            f"{', '.join(sites['only_a']) or 'none'} · only in B: "
-            f"{', '.join(sites['only_b']) or 'none'}"
+            f"Sites in both: {widgets.plain(', '.join(sites['in_both']) or 'none')} · only in "
+            f"A: {widgets.plain(', '.join(sites['only_a']) or 'none')} · only in B: "
+            f"{widgets.plain(', '.join(sites['only_b']) or 'none')}"
         )
 
 

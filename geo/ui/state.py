@@ -7,11 +7,12 @@ from typing import Any
 
 import streamlit as st
 
-from geo import live
+from geo import config, live
 from geo import scenario as scen
 from geo.errors import InputError
 from geo.layers import LayerReport
-from geo.store import Store, open_store
+from geo.store import Store
+from geo.ui.widgets import plain
 
 _CONFIG: dict[str, Any] = {"scenario": None, "store": None, "refresh_s": None}
 DEFAULT_REFRESH_S = 10.0
@@ -29,6 +30,14 @@ def configure(
     _CONFIG["refresh_s"] = (refresh_s or DEFAULT_REFRESH_S) if store_url else None
 
 
+def actor():  # noqa: ANN201 - geo.auth.Actor (imported lazily: signin imports this module)
+    """Who acts in this run: the signed-in user, role, session and client (set by the server
+    from the verified session, never by the client). Every write to the store names it."""
+    from geo.ui import signin
+
+    return signin.actor()
+
+
 def refresh_s() -> float | None:
     """Seconds between live refreshes (None: the picture only changes when the user acts)."""
     return _CONFIG["refresh_s"]
@@ -36,7 +45,7 @@ def refresh_s() -> float | None:
 
 @st.cache_resource(show_spinner=False)
 def _open_store(url: str) -> Store:
-    return open_store(url)  # one connection per process; Store is thread-safe
+    return config.open_shared_store(url)  # one per process, shared with the routes
 
 
 def store() -> Store | None:
@@ -59,7 +68,7 @@ def live_scenario() -> scen.Scenario:
 @st.cache_resource(show_spinner="Loading scenario…")
 def _load(path: str | None) -> scen.Scenario:
     # Cached once per process: scenarios are never mutated (with_layer returns a new one).
-    return scen.demo() if path is None else scen.load(path)
+    return config.load_scenario(path)  # the copy the routes (geo.web) serve
 
 
 def scenario(path: str | None) -> scen.Scenario:
@@ -115,7 +124,7 @@ def scenario_or_stop() -> scen.Scenario:
     """The live scenario, or a message saying why it cannot be opened (and the page stops)."""
     err = load_error()
     if err is not None:
-        st.error(f"Could not open the scenario.\n\n{err}")
+        st.error(f"Could not open the scenario.\n\n{plain(err)}")
         st.stop()
     return live_scenario()
 

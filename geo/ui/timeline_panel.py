@@ -22,6 +22,7 @@ from geo import analyses, mapview, recording, timeline
 from geo.errors import InputError
 from geo.scenario import Scenario
 from geo.ui import state, urlstate
+from geo.ui.widgets import plain
 
 SPEEDS_MIN_PER_S = (1, 5, 10, 15, 30)
 #: Seconds between play ticks: a pause can overshoot by one tick, so half a second at most.
@@ -63,7 +64,7 @@ def night(sc: Scenario) -> timeline.Replay | None:
         with st.spinner("Simulating the night…"):
             return analyses.night(sc)
     except InputError as exc:
-        st.warning(f"The night cannot be replayed.\n\n{exc}")
+        st.warning(f"The night cannot be replayed.\n\n{plain(exc)}")
         return None
 
 
@@ -113,8 +114,8 @@ def current(tl) -> pd.Timestamp:
                 t0 = min(max(_from_url(tl, raw), start), end)
             except ValueError:
                 st.warning(
-                    f"The link's parameter 't={raw}' is not a time (HH:MM); the replay starts "
-                    "at the beginning."
+                    f"The link's parameter 't={plain(raw)}' is not a time (HH:MM); the replay "
+                    "starts at the beginning."
                 )
         ss[TIME] = t0
     playing = bool(ss.get("replay_playing"))

@@ -14,9 +14,11 @@ import streamlit as st
 
 from geo import columns, io, live
 from geo import scenario as scen
+from geo.auth import PermissionDenied
 from geo.errors import InputError
 from geo.layers import LAYER_KINDS, SCHEMAS
 from geo.ui import state
+from geo.ui.widgets import plain
 
 __all__ = ["DATUMS", "render"]
 
@@ -92,10 +94,21 @@ def render(sc: scen.Scenario) -> None:
             _apply(sc, upload, {})
     _mapping_step(sc)
     for line in state.upload_log()[-5:]:
-        st.caption(line)
+        st.caption(plain(line))
 
 
 def _apply(sc: scen.Scenario, up: _Upload, mapping: dict[str, str]) -> None:
+    st_ = state.store()
+    who = state.actor()
+    if st_ is not None and up.kind in live.LIVE_LAYERS and not who.may("write"):
+        # With a store these layers are the shared record (the store's version is what every
+        # session shows), so an upload would either change it or vanish under it.
+        st.error(
+            f"**{plain(up.name)} was not loaded.** {SCHEMAS[up.kind].title} are the shared "
+            "record here: changing them needs the operator role (other layers go into your "
+            "session)."
+        )
+        return
     try:
         gdf, report = io.read_layer(
             up.data,
@@ -121,20 +134,26 @@ def _apply(sc: scen.Scenario, up: _Upload, mapping: dict[str, str]) -> None:
         )
         return
     except InputError as exc:
-        st.error(f"**{up.name} was not loaded; the scenario is unchanged.**\n\n{exc}")
+        st.error(f"**{plain(up.name)} was not loaded; the scenario is unchanged.**\n\n{plain(exc)}")
         return
     except Exception as exc:  # never a traceback in the UI; the message still names the file
         st.error(
-            f"**{up.name} was not loaded; the scenario is unchanged.**\n\n"
-            f"Unexpected problem reading it: {type(exc).__name__}: {exc}"
+            f"**{plain(up.name)} was not loaded; the scenario is unchanged.**\n\n"
+            f"Unexpected problem reading it: {type(exc).__name__}: {plain(exc)}"
         )
         return
-    st_ = state.store()
     if st_ is not None and up.kind in live.LIVE_LAYERS:
-        st_.register_layer(up.kind, gdf, source=up.name)  # feeds and other screens see it too
+        # Feeds and other screens see it too. The source is the server's word ("upload:"
+        # and the file's name), so a file named "scenario" cannot pass for the scenario; the
+        # event also names the user, session and client.
+        try:
+            st_.register_layer(up.kind, gdf, source=f"upload:{up.name}", actor=who)
+        except PermissionDenied as exc:
+            st.error(f"**{plain(up.name)} was not shared.** {plain(exc)}")
+            return
     state.replace(new)
     state.remember(report)
-    st.success(report.summary())
+    st.success(plain(report.summary()))
     st.rerun()
 
 
@@ -152,8 +171,8 @@ def _mapping_step(sc: scen.Scenario) -> None:
     up = pending.upload
     title = SCHEMAS[up.kind].title.lower()
     st.info(
-        f"**{up.name}**: to read it as {title}, say which column holds "
-        + ", ".join(f"**{f}**" for f in pending.missing)
+        f"**{plain(up.name)}**: to read it as {title}, say which column holds "
+        + ", ".join(f"**{plain(f)}**" for f in pending.missing)
         + ". The best guess is chosen; the choice is kept in the data notes."
     )
     options = [_NONE, *pending.columns]

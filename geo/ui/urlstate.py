@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from geo.ui.widgets import plain
+
 T = TypeVar("T")
 
 
@@ -158,4 +160,7 @@ def _warn(name: str, raw: str) -> None:
     seen = st.session_state.setdefault("url_warned", set())
     if name not in seen:
         seen.add(name)
-        st.warning(f"The link's parameter '{name}={raw}' is not valid here; the default is used.")
+        st.warning(
+            f"The link's parameter '{plain(name)}={plain(raw)}' is not valid here; the default "
+            "is used."
+        )

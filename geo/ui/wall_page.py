@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 
 from geo import analyses, mapview, situation
 from geo.errors import InputError
-from geo.ui import state, timeline_panel, urlstate
+from geo.ui import alerts_panel, signin, state, timeline_panel, urlstate
 
 # Hide Streamlit's chrome; size the map iframe to the window (the map inside follows it).
 CSS = """
@@ -51,6 +51,8 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stToolb
 .co-alert.critical { background: #8b1a1a; color: #fff; }
 .co-alert.warning { background: #7a5a00; color: #fff; }
 .co-alert.info { background: #12324f; color: #fff; }
+.co-alert.acked { background: #1b2430; color: #c9d1d9; font-weight: 400;
+                  font-size: clamp(.9rem, .9vw, 1.6rem); padding: .2rem 1rem; }
 .co-replay { font-size: 1.1rem; background: #ff9f1c; color: #000; border-radius: 6px;
              padding: .1rem .5rem; margin-right: .8rem; vertical-align: middle; }
 iframe[title="streamlit_folium.st_folium"] { min-height: 420px; }
@@ -79,6 +81,7 @@ def render() -> None:
 
 
 def _screen() -> None:
+    signin.recheck()  # a revoked display link (or an ended session) stops the screen
     sc = state.scenario_or_stop()
     tl = timeline_panel.night(sc) if timeline_panel.active() else None
     if tl is not None:
@@ -106,14 +109,35 @@ def _screen() -> None:
         _bar(sc.name, now, ages=situation.data_age_min(sc, now))
     _tiles(figs)
     shown = situation.banners(alerts)
-    st.markdown(_map_height_css(len(shown), tl is not None), unsafe_allow_html=True)
-    for a in shown:
+    acks = alerts_panel.acknowledged() if shown else {}
+    # Acknowledged banners fold into one line: the room has seen them, the map gets the space.
+    open_ = [a for a in shown if alerts_panel.key(a) not in acks]
+    seen = [a for a in shown if alerts_panel.key(a) in acks]
+    st.markdown(
+        _map_height_css(len(open_) + (1 if seen else 0), tl is not None), unsafe_allow_html=True
+    )
+    for a in open_:
         st.markdown(
             f"<div class='co-alert {a.level}' data-kind='{a.kind}'>"
             f"{'' if a.level == 'info' else '⚠ '}"
             f"{html.escape(a.message)}</div>",
             unsafe_allow_html=True,
         )
+    if seen:
+        parts = []
+        for a in seen:
+            ack = acks[alerts_panel.key(a)]
+            note = f" “{html.escape(ack.note)}”" if ack.note else ""
+            parts.append(
+                f"<span data-kind='{a.kind}'>{html.escape(_short(a))} ✓ "
+                f"{html.escape(ack.user)} {ack.time:%H:%M}{note}</span>"
+            )
+        st.markdown(
+            f"<div class='co-alert acked' id='co-acked'>Acknowledged: {' · '.join(parts)}</div>",
+            unsafe_allow_html=True,
+        )
+    if urlstate.get("alarm") == "1":
+        alerts_panel.alarm(shown, acks)
     live_map = mapview.build_live_map(
         sc,
         extra,
@@ -130,6 +154,11 @@ def _screen() -> None:
         use_container_width=True,
         returned_objects=[],
     )
+
+
+def _short(a: situation.Alert) -> str:
+    """An alert in a few words for the acknowledged line: the group, or its first clause."""
+    return a.message.split(" · ")[0].split(":")[0]
 
 
 def _problem(exc: InputError) -> str:

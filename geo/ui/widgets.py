@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -16,13 +17,26 @@ DeltaColor = Literal["normal", "inverse", "off"]
 
 # Characters that Markdown (as Streamlit renders it) reads as markup, and "<" for raw HTML.
 _MARKDOWN = set("\\`*_{}[]()#+-.!|<>~$:")
+# GitHub-flavoured Markdown turns bare URLs and e-mail addresses into links *after* parsing
+# (escapes do not stop it, measured in chromium): a word joiner (U+2060, invisible) breaks the
+# patterns it looks for ("http://", "www.", "name@host").
+_AUTOLINK = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?<=[\w.+-])(?=@)")
+_JOINER = "\u2060"
 
 
 def plain(text: object) -> str:
     """User text for a Markdown element, shown literally: every Markdown and HTML character is
     escaped, so ``![x](http://host/p.png)`` in a name prints as itself instead of fetching an
-    image (and a link cannot be faked in a message)."""
-    return "".join("\\" + c if c in _MARKDOWN else c for c in str(text))
+    image, and bare URLs and addresses get an invisible word joiner so they are not made links
+    (a link cannot be faked in a message).
+
+    >>> print(plain("**b** <i>"))
+    \\*\\*b\\*\\* \\<i\\>
+    >>> plain("see http://h") == "see http\\u2060\\\\://h"
+    True
+    """
+    joined = _AUTOLINK.sub(_JOINER, str(text))
+    return "".join("\\" + c if c in _MARKDOWN else c for c in joined)
 
 
 def metric_grid(items: Sequence[tuple[Any, ...]], per_row: int = 2) -> None:

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from geo.web import ogc
+
 __all__ = ["middleware", "routes"]
 
 
@@ -26,9 +28,17 @@ def routes() -> list[BaseRoute]:
     """Every extra route the app serves, in the order Starlette matches them."""
     from geo.web import tiles
 
-    return [Route("/api/version", _version), *tiles.routes()]
+    return [Route("/api/version", _version), *ogc.routes(), *tiles.routes()]
 
 
-def middleware() -> list[Middleware]:
-    """Middleware applied to the extra routes and the page alike (outermost first)."""
-    return []
+def middleware(store_url: str | None = None) -> list[Middleware]:
+    """Middleware applied to the extra routes and the page alike (outermost first): sign-in in
+    front of everything (:mod:`geo.web.auth`), with the accounts in the store at ``store_url``
+    (or the local accounts file)."""
+    from streamlit import config
+
+    from geo.web.auth import AuthMiddleware, gate_from_env
+
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    gate = gate_from_env(store_url, config.get_option("server.address"), f"/{base}" if base else "")
+    return [Middleware(AuthMiddleware, gate=gate)]
