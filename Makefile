@@ -35,6 +35,7 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test $(VENV)/.installed-ogctests
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest --doctest-modules geo --ignore=geo/ui -q -p no:cacheprovider
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from geo.io import to_geojson
@@ -96,12 +96,19 @@ def asset_urls(base_url: str = "") -> tuple[list[tuple[str, str]], list[tuple[st
     return [("leaflet", f"{root}/leaflet.js")], [("leaflet_css", f"{root}/leaflet.css")]
 
 
+def _figure(m: folium.Map) -> Figure:
+    """The page a map belongs to (a folium Map's root is always its Figure)."""
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    return root
+
+
 def _inline_assets(m: folium.Map) -> None:
     """Put Leaflet's JS and CSS into the page itself (self-contained HTML, no server)."""
     js = (STATIC_DIR / LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8")
     css = (STATIC_DIR / LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8")
     m.default_js, m.default_css = [], []
-    header = m.get_root().header
+    header = _figure(m).header
     header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
     header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
 
@@ -354,9 +361,9 @@ def _base(
         control_scale=True,
         prefer_canvas=False,
         max_zoom=19,
-        # The wall's map fills a frame of any size: quarter zoom steps let the scenario fill it.
-        **({"zoom_snap": 0.25} if full_height else {}),
     )
+    if full_height:  # the wall's map fills a frame of any size: quarter zoom steps fill it
+        m.options["zoomSnap"] = 0.25
     if assets == "inline":
         _inline_assets(m)
     else:
@@ -364,9 +371,9 @@ def _base(
         # Always linked in the app: a layer that grows past the limit (a live refresh) must
         # not change the base map (its iframe would be rebuilt and the view lost).
         tiled.add_assets(m, base_url)
-    m.get_root().header.add_child(Element(_page_css(theme)), name="cityops_css")
+    _figure(m).header.add_child(Element(_page_css(theme)), name="cityops_css")
     if full_height:
-        m.get_root().header.add_child(Element(FILL_CSS), name="cityops_fill")
+        _figure(m).header.add_child(Element(FILL_CSS), name="cityops_fill")
     for p in _panes():
         p.add_to(m)
     if online_tiles:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import html
 import tempfile
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -280,6 +282,16 @@ def _gpkg_bytes(_sc: scen.Scenario, path_key: str, version: int) -> bytes:
         return out.read_bytes()
 
 
+def _geojson_later(gdf: gpd.GeoDataFrame) -> Callable[[], str]:
+    """The layer's GeoJSON, written when its button is pressed."""
+    return lambda: io.to_geojson(gdf)
+
+
+def _gpkg_later(sc: scen.Scenario, path: str, version: int) -> Callable[[], bytes]:
+    """The scenario's GeoPackage, written when its button is pressed."""
+    return lambda: _gpkg_bytes(sc, path, version)
+
+
 def _export_panel(sc: scen.Scenario) -> None:
     st.header("Export")
     # The files are written when a button is pressed, not on every run (a city's roads are
@@ -288,7 +300,7 @@ def _export_panel(sc: scen.Scenario) -> None:
         gdf = sc.layer(kind)
         st.download_button(
             f"{SCHEMAS[kind].title} ({len(gdf)}) · GeoJSON",
-            data=lambda gdf=gdf: io.to_geojson(gdf),
+            data=_geojson_later(gdf),
             file_name=f"{kind}.geojson",
             mime="application/geo+json",
             key=f"dl-{kind}",
@@ -297,9 +309,7 @@ def _export_panel(sc: scen.Scenario) -> None:
         )
     st.download_button(
         "Whole scenario · GeoPackage",
-        data=lambda path=str(st.session_state.get("scenario_path")), v=state.version(): _gpkg_bytes(
-            sc, path, v
-        ),
+        data=_gpkg_later(sc, str(st.session_state.get("scenario_path")), state.version()),
         file_name="scenario.gpkg",
         mime="application/geopackage+sqlite3",
         key="dl-gpkg",
