@@ -22,6 +22,7 @@ import numpy as np
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
+from geo import maplabels
 from geo.io import to_geojson
 from geo.mapstyle import (
     KINDS,
@@ -273,6 +274,14 @@ def _page_css(theme: str) -> str:
         color: #000; font: 700 16px/28px system-ui, sans-serif; text-align: center;
         border: 2px solid #fff; box-shadow: 0 0 4px #000; }}
     .co-label-icon {{ background: none; border: none; }}
+    .co-maplabel {{ background: none; border: none; white-space: nowrap; }}
+    .co-maplabel span {{ display: inline-block; transform-origin: center; translate: -50% -50%;
+        color: {t["text"]}; font: 600 13px/1.1 system-ui, "Noto Sans CJK SC", sans-serif;
+        text-shadow: 0 0 3px {t["background"]}, 0 0 3px {t["background"]},
+                     0 0 2px {t["background"]}; }}
+    .co-maplabel-venue span {{ font-size: 16px; font-weight: 800; letter-spacing: .02em; }}
+    .co-beside span {{ translate: 14px -50%; }}
+    .co-maplabel-road span {{ font-weight: 500; font-style: italic; opacity: .9; }}
     </style>"""
 
 
@@ -352,8 +361,15 @@ def _base(
     full_height: bool = False,
     hidden: Collection[str] | None = None,
     legend: bool = True,
+    labels: bool = True,
+    fit_to: Collection[str] = (),
 ) -> tuple[folium.Map, list[MapLayer]]:
     bounds = scenario.extent().total_bounds
+    # The view also takes in these result layers (the wall: the whole standing cordon).
+    for layer in extra:
+        if layer.key in fit_to and len(layer.gdf):
+            b = layer.gdf.total_bounds
+            bounds = np.r_[np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])]
     m = folium.Map(
         location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
         tiles=None,
@@ -386,6 +402,8 @@ def _base(
     if legend:
         items = [item for layer in layers if layer.show for item in layer.legend]
         m.add_child(Legend(scenario.name, items))
+    if labels:
+        m.add_child(Labels(maplabels.labels(scenario)))
     box = [[bounds[1], bounds[0]], [bounds[3], bounds[2]]]
     m.fit_bounds(box)
     if full_height:
@@ -398,6 +416,9 @@ FILL_CSS = """<style>
 #map_div, .folium-map { height: 100vh !important; }
 .co-legend, .leaflet-control-layers { font-size: clamp(14px, 0.85vw, 30px) !important; }
 .co-swatch { width: 1em; height: 1em; }
+/* Readable from 5 m on a 1080p wall: no name under 24 px. */
+.co-maplabel span { font-size: clamp(24px, 1.35vw, 48px) !important; }
+.co-maplabel-venue span { font-size: clamp(30px, 1.7vw, 60px) !important; }
 </style>"""
 
 
@@ -417,6 +438,63 @@ class _StartHidden(MacroElement):
         })({{ this._parent.get_name() }});
         {% endmacro %}"""
     )
+
+
+class Labels(MacroElement):
+    """Names on the map (:func:`geo.maplabels.labels`): each shown from its zoom, in priority
+    order, and hidden where it would overlap a more important one (checked after every zoom and
+    pan, on screen, so a label never covers another). Texts are escaped here."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function (map) {
+            var pane = map.createPane('co-labels');
+            pane.style.zIndex = 640; pane.style.pointerEvents = 'none';
+            var items = {{ this.items|tojson }};
+            var marks = items.map(function (it) {
+                var html = '<span style="transform: rotate(' + (-it.angle) + 'deg)">'
+                    + it.html + '</span>';
+                var icon = L.divIcon({className: 'co-maplabel co-maplabel-' + it.kind
+                                      + (it.beside ? ' co-beside' : ''),
+                                      html: html, iconSize: null});
+                return {it: it, m: L.marker([it.lat, it.lon],
+                    {icon: icon, pane: 'co-labels', interactive: false, keyboard: false})};
+            });
+            function place() {
+                var z = map.getZoom(), kept = [];
+                marks.forEach(function (k) {
+                    if (z < k.it.min_zoom) { if (map.hasLayer(k.m)) map.removeLayer(k.m); return; }
+                    if (!map.hasLayer(k.m)) k.m.addTo(map);
+                    var el = k.m.getElement().firstChild, r = el.getBoundingClientRect();
+                    var clash = kept.some(function (o) {
+                        return r.left < o.right && r.right > o.left &&
+                               r.top < o.bottom && r.bottom > o.top; });
+                    k.m.getElement().style.visibility = clash ? 'hidden' : 'visible';
+                    if (!clash) kept.push(r);
+                });
+            }
+            map.on('zoomend moveend resize', place);
+            map.whenReady(function () { setTimeout(place, 50); });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, labels: Sequence[Any]) -> None:
+        super().__init__()
+        self.items = [
+            {
+                "html": html.escape(lab.text),
+                "lon": round(lab.lon, 7),
+                "lat": round(lab.lat, 7),
+                "kind": lab.kind,
+                "min_zoom": lab.min_zoom,
+                "angle": round(lab.angle, 1),
+                # a point's name stands beside it (the point stays visible); areas and roads
+                # carry theirs on them
+                "beside": lab.kind not in ("venue", "road"),
+            }
+            for lab in labels
+        ]
 
 
 class _OpenTooltip(MacroElement):

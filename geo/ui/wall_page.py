@@ -144,6 +144,7 @@ def _screen() -> None:
         base_url=st.get_option("server.baseUrlPath") or "",
         full_height=True,
         hidden=urlstate.hidden_layers(),
+        fit_to=("cordon",),  # the wall shows the whole standing cordon
     )
     st_folium(
         live_map.base,
